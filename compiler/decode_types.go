@@ -1,0 +1,169 @@
+package compiler
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The YAML forms of the profile's value types. Each reports its own errors
+// against the node that holds the bad value.
+
+func (p *PortRange) decodeYAML(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!str") {
+		d.errorf(n, path, "expected a port or a range \"lo-hi\", got %s", describe(n))
+		return
+	}
+	r, err := ParsePortRange(n.Value)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return
+	}
+	*p = r
+}
+
+func (t *Duration) decodeYAML(d *decoder, n *yaml.Node, path string) {
+	s, ok := d.scalar(n, path, "!!str", "a duration such as 30s")
+	if !ok {
+		return
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return
+	}
+	*t = Duration(v)
+}
+
+func (q *Quota) decodeYAML(d *decoder, n *yaml.Node, path string) {
+	s, ok := d.scalar(n, path, "!!str", "a quota such as 1MiB/1h")
+	if !ok {
+		return
+	}
+	v, err := ParseQuota(s)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return
+	}
+	*q = v
+}
+
+func (r *Rate) decodeYAML(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!str") {
+		d.errorf(n, path, "expected a rate such as 10/minute, or 0, got %s", describe(n))
+		return
+	}
+	v, err := ParseRate(n.Value)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return
+	}
+	*r = v
+}
+
+// ParseAddress reads a CIDR or a single IPv4 or IPv6 address. A CIDR with
+// host bits set is refused: it usually means a typo in the prefix length.
+func ParseAddress(s string) (Address, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return Address{}, fmt.Errorf("%q is not a valid CIDR", s)
+		}
+		if p.Masked() != p {
+			return Address{}, fmt.Errorf("%q has host bits set (did you mean %s?)", s, p.Masked())
+		}
+		return Address{Prefix: p}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return Address{}, fmt.Errorf("%q is not an IPv4 or IPv6 address or CIDR", s)
+	}
+	a = a.Unmap()
+	return Address{Prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+}
+
+// looksLikeAddress tells a mistyped address from a network name, so that
+// "192.168.1.300" is reported as a bad address, not an undefined network.
+func looksLikeAddress(s string) bool {
+	return strings.ContainsAny(s, ":/") || strings.Trim(s, "0123456789.") == ""
+}
+
+func (a *Address) decodeYAML(d *decoder, n *yaml.Node, path string) {
+	s, ok := d.scalar(n, path, "!!str", "an address or CIDR")
+	if !ok {
+		return
+	}
+	v, err := ParseAddress(s)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return
+	}
+	*a = v
+}
+
+func (ns *Networks) decodeYAML(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping of network names to address lists, got %s", describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		npath := path + "." + key.Value
+		d.src.pos[npath] = Pos{key.Line, key.Column}
+		if seen[key.Value] {
+			d.errorf(key, npath, "network %q is defined twice", key.Value)
+			continue
+		}
+		seen[key.Value] = true
+		if err := checkName(key.Value); err != nil {
+			d.errorf(key, npath, "network name %v", err)
+		}
+		nw := Network{Name: key.Value}
+		val = d.visit(val, npath)
+		if val.Kind != yaml.SequenceNode {
+			d.errorf(val, npath, "expected a list of addresses and CIDRs, got %s", describe(val))
+			continue
+		}
+		nw.Entries = make([]Address, len(val.Content))
+		for j, item := range val.Content {
+			d.decode(item, reflectValue(&nw.Entries[j]), fmt.Sprintf("%s[%d]", npath, j))
+		}
+		*ns = append(*ns, nw)
+	}
+}
+
+func (t *Targets) decodeYAML(d *decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && n.Value == "any" {
+		t.Any = true
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "expected a list of network names and CIDRs, or the word any, got %s", describe(n))
+		return
+	}
+	for i, item := range n.Content {
+		ipath := fmt.Sprintf("%s[%d]", path, i)
+		item = d.visit(item, ipath)
+		s, ok := d.scalar(item, ipath, "!!str", "a network name or CIDR")
+		if !ok {
+			continue
+		}
+		if s == "any" {
+			d.errorf(item, ipath, "the word any stands alone (write `%s: any`), not inside a list", path[strings.LastIndex(path, ".")+1:])
+			continue
+		}
+		if looksLikeAddress(s) {
+			a, err := ParseAddress(s)
+			if err != nil {
+				d.errorf(item, ipath, "%v", err)
+				continue
+			}
+			t.Refs = append(t.Refs, Ref{Address: &a, Index: i})
+			continue
+		}
+		t.Refs = append(t.Refs, Ref{Network: s, Index: i})
+	}
+}

@@ -1,0 +1,129 @@
+package compiler
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultMaxSize is the largest profile file Load reads unless told otherwise.
+const DefaultMaxSize = 1 << 20
+
+// LoadOptions tune loading; the zero value is the documented default.
+type LoadOptions struct {
+	MaxSize int64 // bytes; 0 means DefaultMaxSize
+}
+
+// Load reads, decodes and checks the profile at path. A profile with any
+// problem returns a Diagnostics error holding all of them.
+func Load(path string, opt LoadOptions) (*Profile, error) {
+	limit := opt.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Read one byte past the limit, so an oversized file is refused without
+	// being read whole.
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, Diagnostics{{File: path, Line: 1, Column: 1,
+			Message: fmt.Sprintf("file is larger than %d bytes; profiles are refused past that size (raise it with --max-size)", limit)}}
+	}
+	return Parse(path, data)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse decodes and checks a profile held in memory; file names it in diagnostics.
+func Parse(file string, data []byte) (p *Profile, err error) {
+	src := &Source{File: file, pos: map[string]Pos{"": {1, 1}}}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Diagnostics{src.At("", "the file is empty; a profile starts with `version: 1`")}
+		}
+		return nil, Diagnostics{yamlDiagnostic(file, err)}
+	}
+	var extra yaml.Node
+	if dec.Decode(&extra) == nil {
+		return nil, Diagnostics{{File: file, Line: extra.Line, Column: extra.Column,
+			Message: "a profile file holds one YAML document; found a second"}}
+	}
+
+	// Aliases may be used, but their expansion is bounded by the file's size,
+	// so a "billion laughs" file fails fast instead of eating memory.
+	d := &decoder{src: src, budget: 4*len(data) + 1024}
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(errBudget); !ok {
+				panic(r)
+			}
+			p, err = nil, Diagnostics{src.At("", "YAML aliases expand past what the file's size allows (an alias bomb?); refusing the file")}
+		}
+	}()
+	root := doc.Content[0]
+	prof := Defaults()
+	prof.Source = src
+	d.decode(root, reflect.ValueOf(&prof).Elem(), "")
+	if raw, ok := d.raw(root).(map[string]any); ok {
+		src.Raw = raw
+	}
+	d.diags = append(d.diags, unlessReported(check(&prof), d.diags)...)
+	if len(d.diags) > 0 {
+		slices.SortStableFunc(d.diags, func(a, b Diagnostic) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		return nil, d.diags
+	}
+	return &prof, nil
+}
+
+// unlessReported drops the semantic findings about a field that already failed
+// to decode: a bad port would otherwise also be reported as a missing one.
+func unlessReported(found, decoded Diagnostics) Diagnostics {
+	var out Diagnostics
+next:
+	for _, f := range found {
+		for _, d := range decoded {
+			if within(f.Path, d.Path) || within(d.Path, f.Path) {
+				continue next
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// within reports whether path is base or lies inside it.
+func within(path, base string) bool {
+	return path == base || strings.HasPrefix(path, base) && (path[len(base)] == '.' || path[len(base)] == '[')
+}
+
+func yamlDiagnostic(file string, err error) Diagnostic {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Diagnostic{File: file, Line: line, Column: 1, Message: "malformed YAML: " + m[2]}
+	}
+	return Diagnostic{File: file, Line: 1, Column: 1, Message: "malformed YAML: " + msg}
+}
+
+func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
