@@ -1,0 +1,125 @@
+package compiler
+
+import (
+	"fmt"
+
+	"github.com/devfence/devfence/rules"
+)
+
+// input builds the input chain: loopback, invalid, consent grants (before
+// the established accept, so they see every packet of a consent session),
+// established, essentials, services, log, drop.
+func (c *compilation) input(ch *rules.Chain) {
+	p := c.p
+	add := func(r *rules.Rule) { ch.Rules = append(ch.Rules, r) }
+	if p.Essentials.Loopback {
+		add(rule(0, "essentials.loopback", rules.Meta{Key: rules.MetaIIF, Value: "lo"}, accept()))
+	}
+	add(rule(0, "invalid", rules.CtState{States: rules.CtInvalid}, drop()))
+
+	consent, services := c.consent, c.services
+	// Consent from an inbound service: only a packet in the original
+	// direction of an established connection, i.e. the client's ACK that
+	// completes the handshake or later. A spoofed SYN is ct state new and
+	// the device's own SYN-ACK is direction reply, so neither grants.
+	for i, s := range p.Inbound.Services {
+		if !s.Consent {
+			continue
+		}
+		origin := fmt.Sprintf("inbound.services[%d] %s: consent", i, s.Name)
+		for _, f := range sortedFamilies(services[i]) {
+			add(rule(f, origin,
+				port(s.Proto, rules.Dst, s.Port),
+				rules.AddrMatch{Family: f, Field: rules.Src, Set: services[i][f]},
+				rules.CtDirection{Reply: false},
+				rules.CtState{States: rules.CtEstablished},
+				rules.DynsetUpdate{Op: rules.SetUpdate, Set: consent[f], Key: rules.Key{Family: f, Field: rules.Src}},
+			))
+		}
+	}
+	// Consent from a handshake the device made: the peer's reply on the
+	// reserved port, whose payload must start with clear-to-send if set.
+	for i, h := range p.Consent.Handshakes {
+		hs := c.handshakes[i]
+		origin := fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name)
+		for _, f := range sortedFamilies(hs) {
+			base := []rules.Stmt{
+				port("tcp", rules.Src, h.Port),
+				rules.AddrMatch{Family: f, Field: rules.Src, Set: hs[f]},
+				rules.CtDirection{Reply: true},
+				rules.CtState{States: rules.CtEstablished},
+			}
+			grant := rules.DynsetUpdate{Op: rules.SetUpdate, Set: consent[f], Key: rules.Key{Family: f, Field: rules.Src}}
+			if h.ClearToSend == "" {
+				add(rule(f, origin+": consent", append(base, grant)...))
+				continue
+			}
+			add(rule(f, origin+": clear-to-send", append(base,
+				rules.InnerPayload{Data: []byte(h.ClearToSend)}, grant)...))
+			// Later packets of the session keep a granted consent alive, but
+			// only for a peer that already said clear-to-send.
+			add(rule(f, origin+": refresh", append(base,
+				rules.AddrMatch{Family: f, Field: rules.Src, Set: consent[f]}, grant)...))
+		}
+	}
+
+	est := rules.CtEstablished
+	if p.Essentials.ICMP != "none" {
+		// Related packets are ICMP errors about the device's connections.
+		est |= rules.CtRelated
+	}
+	add(rule(0, "established", rules.CtState{States: est}, accept()))
+	c.inputEssentials(add)
+
+	for i, s := range p.Inbound.Services {
+		origin := fmt.Sprintf("inbound.services[%d] %s", i, s.Name)
+		for _, f := range sortedFamilies(services[i]) {
+			add(rule(f, origin,
+				port(s.Proto, rules.Dst, s.Port),
+				rules.AddrMatch{Family: f, Field: rules.Src, Set: services[i][f]},
+				rules.CtState{States: rules.CtNew},
+				accept(),
+			))
+		}
+	}
+	c.logAndDrop(add, "in")
+}
+
+func (c *compilation) inputEssentials(add func(*rules.Rule)) {
+	e := c.p.Essentials
+	if e.DHCP {
+		add(rule(rules.IPv4, "essentials.dhcp",
+			port("udp", rules.Src, PortRange{67, 67}), port("udp", rules.Dst, PortRange{68, 68}), accept()))
+		add(rule(rules.IPv6, "essentials.dhcp",
+			rules.AddrMatch{Family: rules.IPv6, Field: rules.Src, Prefix: linkLocal},
+			port("udp", rules.Src, PortRange{547, 547}), port("udp", rules.Dst, PortRange{546, 546}), accept()))
+	}
+	if e.IPv6ND {
+		// Hop limit 255 proves the sender is on-link: routers decrement it.
+		for _, t := range []uint8{rules.ICMPv6NeighborSolicit, rules.ICMPv6NeighborAdvert, rules.ICMPv6RouterAdvert} {
+			add(rule(rules.IPv6, "essentials.ipv6-nd",
+				rules.ICMPType{V6: true, Type: t}, rules.HopLimit{Value: 255}, accept()))
+		}
+	}
+	if e.ICMP == "echo" {
+		add(rule(rules.IPv4, "essentials.icmp echo",
+			rules.ICMPType{Type: rules.ICMPEchoRequest}, echoLimit, accept()))
+		add(rule(rules.IPv6, "essentials.icmp echo",
+			rules.ICMPType{V6: true, Type: rules.ICMPv6EchoRequest}, echoLimit, accept()))
+	}
+}
+
+// echoLimit bounds answered pings, so the device cannot be used to amplify.
+var echoLimit = rules.Limit{Rate: 5, Unit: "second", Burst: rules.DefaultBurst}
+
+// logAndDrop ends a chain: a rate-limited NFLOG of what is dropped, then a
+// counted drop (the counter feeds `devfence status`).
+func (c *compilation) logAndDrop(add func(*rules.Rule), dir string) {
+	if d := c.p.Log.Drops; d.N > 0 {
+		add(rule(0, "log.drops",
+			rules.Limit{Rate: uint64(d.N), Unit: d.Unit, Burst: rules.DefaultBurst},
+			rules.Log{Prefix: fmt.Sprintf("devfence %s %s drop: ", c.p.Device.Name, dir), Group: uint16(c.p.Log.Group)},
+		))
+	}
+	add(rule(0, "drop", rules.Counter{}, drop()))
+}

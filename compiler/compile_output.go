@@ -1,0 +1,152 @@
+package compiler
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/devfence/devfence/rules"
+)
+
+var (
+	linkLocal = netip.MustParsePrefix("fe80::/10")
+	loop4     = netip.MustParsePrefix("127.0.0.0/8")
+	loop6     = netip.MustParsePrefix("::1/128")
+	unspec4   = netip.MustParsePrefix("0.0.0.0/32")
+	unspec6   = netip.MustParsePrefix("::/128")
+)
+
+// output builds the output chain: loopback, invalid, anti-spoofing, bulk to
+// consenting peers, metered service replies and egress, essentials, log, drop.
+func (c *compilation) output(ch *rules.Chain) {
+	p := c.p
+	add := func(r *rules.Rule) { ch.Rules = append(ch.Rules, r) }
+	if p.Essentials.Loopback {
+		add(rule(0, "essentials.loopback", rules.Meta{Key: rules.MetaOIF, Value: "lo"}, accept()))
+	}
+	add(rule(0, "invalid", rules.CtState{States: rules.CtInvalid}, drop()))
+
+	// A compromised device must not forge its source: loopback sources off
+	// loopback, and any source that is not one of its own addresses. The
+	// unspecified address is left to DHCP and duplicate address detection.
+	add(rule(rules.IPv4, "anti-spoofing", rules.AddrMatch{Family: rules.IPv4, Field: rules.Src, Prefix: loop4}, drop()))
+	add(rule(rules.IPv6, "anti-spoofing", rules.AddrMatch{Family: rules.IPv6, Field: rules.Src, Prefix: loop6}, drop()))
+	add(rule(rules.IPv4, "anti-spoofing", rules.AddrMatch{Family: rules.IPv4, Field: rules.Src, Prefix: unspec4, Neg: true}, rules.FibSaddrLocal{Neg: true}, drop()))
+	add(rule(rules.IPv6, "anti-spoofing", rules.AddrMatch{Family: rules.IPv6, Field: rules.Src, Prefix: unspec6, Neg: true}, rules.FibSaddrLocal{Neg: true}, drop()))
+
+	// Bulk: consenting peers are not metered, within what consent.bulk allows.
+	for _, f := range families {
+		to := rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.consent[f]}
+		if len(p.Consent.Bulk) == 0 {
+			add(rule(f, "consent.bulk", to, accept()))
+		}
+		for i, b := range p.Consent.Bulk {
+			stmts := []rules.Stmt{to}
+			if !b.Port.IsZero() {
+				stmts = append(stmts, port(b.Proto, rules.Dst, b.Port))
+			} else {
+				stmts = append(stmts, rules.Meta{Key: rules.MetaL4Proto, Value: b.Proto})
+			}
+			add(rule(f, fmt.Sprintf("consent.bulk[%d]", i), append(stmts, accept())...))
+		}
+	}
+
+	// Replies of inbound services count against the default quota too.
+	for i, s := range p.Inbound.Services {
+		origin := fmt.Sprintf("inbound.services[%d] %s: replies", i, s.Name)
+		for _, f := range sortedFamilies(c.services[i]) {
+			add(c.metered(f, origin, "default",
+				port(s.Proto, rules.Src, s.Port),
+				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.services[i][f]},
+				rules.CtDirection{Reply: true}))
+		}
+	}
+	for i, h := range p.Consent.Handshakes {
+		origin := fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name)
+		for _, f := range sortedFamilies(c.handshakes[i]) {
+			add(c.metered(f, origin, "default",
+				port("tcp", rules.Dst, h.Port),
+				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.handshakes[i][f]}))
+		}
+	}
+	for i, r := range p.Egress.Allow {
+		origin := fmt.Sprintf("egress.allow[%d] %s", i, r.Name)
+		quota := "default"
+		if r.Quota != nil {
+			quota = ident(r.Name)
+		}
+		if r.To.Any {
+			for _, f := range families {
+				add(c.metered(f, origin, quota, port(r.Proto, rules.Dst, r.Port)))
+			}
+			continue
+		}
+		for _, f := range sortedFamilies(c.allow[i]) {
+			add(c.metered(f, origin, quota,
+				port(r.Proto, rules.Dst, r.Port),
+				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.allow[i][f]}))
+		}
+	}
+	c.outputEssentials(add)
+	c.logAndDrop(add, "out")
+}
+
+// metered ends a rule with its meters and accept. The per-destination
+// budget is an `add` to a timeout set, so the window runs from the peer's
+// first packet and is not extended by traffic; the total budget, keyed per
+// family, sits in the same rule so a packet passes only while both hold.
+// A spent budget or a full set stops the rule, and the chain's drop follows:
+// fail closed. Without a quota the rule simply accepts.
+func (c *compilation) metered(f rules.Family, origin, quota string, stmts ...rules.Stmt) *rules.Rule {
+	if sets, ok := c.quotas[quota]; ok {
+		q := c.p.Egress.Quota
+		for _, r := range c.p.Egress.Allow {
+			if ident(r.Name) == quota && r.Quota != nil {
+				q = r.Quota
+			}
+		}
+		bits := 0
+		if f == rules.IPv6 {
+			bits = c.p.Limits.IPv6Prefix
+		}
+		stmts = append(stmts, rules.DynsetUpdate{Op: rules.SetAdd, Set: sets[f],
+			Key: rules.Key{Family: f, Field: rules.Dst, Bits: bits}, Quota: q.Bytes})
+		if t := c.p.Egress.Total; t != nil {
+			stmts = append(stmts, rules.DynsetUpdate{Op: rules.SetAdd, Set: totalSet,
+				Key: rules.Key{NFProto: true}, Quota: t.Bytes})
+		}
+	}
+	return rule(f, origin, append(stmts, accept())...)
+}
+
+func (c *compilation) outputEssentials(add func(*rules.Rule)) {
+	e := c.p.Essentials
+	if e.DHCP {
+		add(rule(rules.IPv4, "essentials.dhcp",
+			port("udp", rules.Src, PortRange{68, 68}), port("udp", rules.Dst, PortRange{67, 67}), accept()))
+		add(rule(rules.IPv6, "essentials.dhcp",
+			port("udp", rules.Src, PortRange{546, 546}), port("udp", rules.Dst, PortRange{547, 547}), accept()))
+	}
+	if e.IPv6ND {
+		for _, t := range []uint8{rules.ICMPv6NeighborSolicit, rules.ICMPv6NeighborAdvert, rules.ICMPv6RouterSolicit} {
+			add(rule(rules.IPv6, "essentials.ipv6-nd",
+				rules.ICMPType{V6: true, Type: t}, rules.HopLimit{Value: 255}, accept()))
+		}
+		// Multicast listener reports let a snooping switch deliver the
+		// neighbour solicitations sent to the device's solicited-node group.
+		add(rule(rules.IPv6, "essentials.ipv6-nd",
+			rules.ICMPType{V6: true, Type: rules.ICMPv6MLD2Report}, rules.HopLimit{Value: 1}, accept()))
+	}
+	if e.ICMP != "none" {
+		// ICMP errors the device sends about its own connections.
+		add(rule(rules.IPv4, "essentials.icmp",
+			rules.Meta{Key: rules.MetaL4Proto, Value: "icmp"}, rules.CtState{States: rules.CtRelated}, accept()))
+		add(rule(rules.IPv6, "essentials.icmp",
+			rules.Meta{Key: rules.MetaL4Proto, Value: "ipv6-icmp"}, rules.CtState{States: rules.CtRelated}, accept()))
+	}
+	if e.ICMP == "echo" {
+		add(rule(rules.IPv4, "essentials.icmp echo",
+			rules.ICMPType{Type: rules.ICMPEchoReply}, rules.CtState{States: rules.CtEstablished}, accept()))
+		add(rule(rules.IPv6, "essentials.icmp echo",
+			rules.ICMPType{V6: true, Type: rules.ICMPv6EchoReply}, rules.CtState{States: rules.CtEstablished}, accept()))
+	}
+}

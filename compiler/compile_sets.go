@@ -1,0 +1,73 @@
+package compiler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/devfence/devfence/rules"
+)
+
+// declareSets adds every set the chains use, in a fixed order: the address
+// sets of services, handshakes and allow rules, then the consent sets, then
+// the quota meters.
+func (c *compilation) declareSets() {
+	p := c.p
+	for i, s := range p.Inbound.Services {
+		c.services = append(c.services, c.addrSets("svc_"+ident(s.Name), fmt.Sprintf("inbound.services[%d] %s", i, s.Name), s.From))
+	}
+	for i, h := range p.Consent.Handshakes {
+		c.handshakes = append(c.handshakes, c.addrSets("hs_"+ident(h.Name), fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name), h.To))
+	}
+	for i, r := range p.Egress.Allow {
+		c.allow = append(c.allow, c.addrSets("allow_"+ident(r.Name), fmt.Sprintf("egress.allow[%d] %s", i, r.Name), r.To))
+	}
+	c.consent = map[rules.Family]string{}
+	for _, f := range families {
+		c.consent[f] = "consent_" + f.Suffix()
+		c.t.Sets = append(c.t.Sets, &rules.Set{
+			Name: c.consent[f], Key: keyType(f), Flags: rules.FlagDynamic | rules.FlagTimeout,
+			Size: uint32(p.Consent.Peers), Timeout: p.Consent.Idle.Std(), Comment: "consenting peers",
+		})
+	}
+	c.quotas = map[string]map[rules.Family]string{}
+	if q := p.Egress.Quota; q != nil {
+		c.quotaSets("default", "egress.quota", *q)
+	}
+	for i, r := range p.Egress.Allow {
+		if r.Quota != nil {
+			c.quotaSets(ident(r.Name), fmt.Sprintf("egress.allow[%d] %s quota", i, r.Name), *r.Quota)
+		}
+	}
+	if q := p.Egress.Total; q != nil {
+		c.t.Sets = append(c.t.Sets, &rules.Set{
+			Name: totalSet, Key: rules.KeyNFProto, Flags: rules.FlagDynamic | rules.FlagTimeout,
+			Size: 2, Timeout: q.Window, Comment: "egress.total " + q.String(),
+		})
+	}
+}
+
+const totalSet = "total"
+
+func keyType(f rules.Family) rules.KeyType {
+	if f == rules.IPv6 {
+		return rules.KeyIPv6
+	}
+	return rules.KeyIPv4
+}
+
+// quotaSets declares the per-destination meters of one quota: the element
+// timeout is the window, and each element carries the budget.
+func (c *compilation) quotaSets(name, comment string, q Quota) {
+	c.quotas[name] = map[rules.Family]string{}
+	for _, f := range families {
+		set := "quota_" + name + "_" + f.Suffix()
+		c.quotas[name][f] = set
+		c.t.Sets = append(c.t.Sets, &rules.Set{
+			Name: set, Key: keyType(f), Flags: rules.FlagDynamic | rules.FlagTimeout,
+			Size: uint32(c.p.Limits.Peers), Timeout: q.Window, Comment: comment + " " + q.String(),
+		})
+	}
+}
+
+// Std is the duration as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }

@@ -1,0 +1,377 @@
+package rules
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Stmt is one statement of a rule: a match, a set update, a log, a verdict.
+// String is its `nft -f` text.
+type Stmt interface {
+	fmt.Stringer
+	stmt()
+}
+
+// Family is the IP family of an address match or key.
+type Family uint8
+
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+// Proto is nft's keyword for the family's header ("ip", "ip6").
+func (f Family) Proto() string {
+	if f == IPv6 {
+		return "ip6"
+	}
+	return "ip"
+}
+
+// NFProto is nft's name of the family in `meta nfproto`.
+func (f Family) NFProto() string {
+	if f == IPv6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// Suffix tells a family's sets apart: "v4", "v6".
+func (f Family) Suffix() string { return "v" + strconv.Itoa(int(f)) }
+
+// MetaKey is a meta expression key.
+type MetaKey string
+
+const (
+	MetaNFProto MetaKey = "nfproto"
+	MetaL4Proto MetaKey = "l4proto"
+	MetaIIF     MetaKey = "iif"
+	MetaOIF     MetaKey = "oif"
+)
+
+// Meta matches packet metadata: `meta nfproto ipv4`, `meta l4proto tcp`,
+// `iif "lo"`.
+type Meta struct {
+	Key   MetaKey
+	Value string
+}
+
+func (m Meta) String() string {
+	switch m.Key {
+	case MetaIIF, MetaOIF:
+		return fmt.Sprintf("%s %s", m.Key, quote(m.Value))
+	}
+	return fmt.Sprintf("meta %s %s", m.Key, m.Value)
+}
+
+// CtStates is a bitmask of conntrack states, in the kernel's bit order.
+type CtStates uint32
+
+const (
+	CtInvalid     CtStates = 1 << 0
+	CtEstablished CtStates = 1 << 1
+	CtRelated     CtStates = 1 << 2
+	CtNew         CtStates = 1 << 3
+)
+
+var ctStateNames = []struct {
+	bit  CtStates
+	name string
+}{{CtInvalid, "invalid"}, {CtEstablished, "established"}, {CtRelated, "related"}, {CtNew, "new"}}
+
+// CtState matches `ct state established,related`.
+type CtState struct{ States CtStates }
+
+func (c CtState) String() string {
+	var names []string
+	for _, s := range ctStateNames {
+		if c.States&s.bit != 0 {
+			names = append(names, s.name)
+		}
+	}
+	return "ct state " + strings.Join(names, ",")
+}
+
+// CtDirection matches the packet's direction in its connection.
+type CtDirection struct{ Reply bool }
+
+func (c CtDirection) String() string {
+	if c.Reply {
+		return "ct direction reply"
+	}
+	return "ct direction original"
+}
+
+// AddrField picks the source or destination address or port.
+type AddrField uint8
+
+const (
+	Src AddrField = iota
+	Dst
+)
+
+func (f AddrField) addr() string {
+	if f == Src {
+		return "saddr"
+	}
+	return "daddr"
+}
+
+func (f AddrField) port() string {
+	if f == Src {
+		return "sport"
+	}
+	return "dport"
+}
+
+// AddrMatch matches an address against a named set or a prefix.
+type AddrMatch struct {
+	Family Family
+	Field  AddrField
+	Set    string       // a named set, or
+	Prefix netip.Prefix // a single prefix
+	Neg    bool
+}
+
+func (a AddrMatch) String() string {
+	op := ""
+	if a.Neg {
+		op = "!= "
+	}
+	val := "@" + a.Set
+	if a.Set == "" {
+		val = a.Prefix.String()
+		if a.Prefix.IsSingleIP() {
+			val = a.Prefix.Addr().String()
+		}
+	}
+	return fmt.Sprintf("%s %s %s%s", a.Family.Proto(), a.Field.addr(), op, val)
+}
+
+// PortMatch matches a TCP or UDP port or inclusive port range.
+type PortMatch struct {
+	Proto  string // "tcp" or "udp"
+	Field  AddrField
+	Lo, Hi uint16
+}
+
+func (p PortMatch) String() string {
+	if p.Lo == p.Hi {
+		return fmt.Sprintf("%s %s %d", p.Proto, p.Field.port(), p.Lo)
+	}
+	return fmt.Sprintf("%s %s %d-%d", p.Proto, p.Field.port(), p.Lo, p.Hi)
+}
+
+// ICMPType matches one ICMP (V6 false) or ICMPv6 type.
+type ICMPType struct {
+	V6   bool
+	Type uint8
+}
+
+// ICMP and ICMPv6 types by nft's names.
+const (
+	ICMPEchoReply   = 0
+	ICMPEchoRequest = 8
+
+	ICMPv6EchoRequest     = 128
+	ICMPv6EchoReply       = 129
+	ICMPv6MLD2Report      = 143
+	ICMPv6RouterSolicit   = 133
+	ICMPv6RouterAdvert    = 134
+	ICMPv6NeighborSolicit = 135
+	ICMPv6NeighborAdvert  = 136
+)
+
+var icmpNames = map[uint8]string{ICMPEchoReply: "echo-reply", ICMPEchoRequest: "echo-request"}
+
+var icmpv6Names = map[uint8]string{
+	ICMPv6EchoRequest: "echo-request", ICMPv6EchoReply: "echo-reply",
+	ICMPv6MLD2Report: "mld2-listener-report", ICMPv6RouterSolicit: "nd-router-solicit",
+	ICMPv6RouterAdvert: "nd-router-advert", ICMPv6NeighborSolicit: "nd-neighbor-solicit",
+	ICMPv6NeighborAdvert: "nd-neighbor-advert",
+}
+
+func (i ICMPType) String() string {
+	proto, names := "icmp", icmpNames
+	if i.V6 {
+		proto, names = "icmpv6", icmpv6Names
+	}
+	if name, ok := names[i.Type]; ok {
+		return fmt.Sprintf("%s type %s", proto, name)
+	}
+	return fmt.Sprintf("%s type %d", proto, i.Type)
+}
+
+// HopLimit matches the IPv6 hop limit; 255 proves a packet is on-link.
+type HopLimit struct{ Value uint8 }
+
+func (h HopLimit) String() string { return fmt.Sprintf("ip6 hoplimit %d", h.Value) }
+
+// InnerPayload matches the first bytes of the transport payload (`@ih`),
+// e.g. a clear-to-send banner. Offset is in bytes from the payload start.
+type InnerPayload struct {
+	Offset uint32
+	Data   []byte
+}
+
+func (p InnerPayload) String() string {
+	return fmt.Sprintf("@ih,%d,%d 0x%s", p.Offset*8, len(p.Data)*8, hex.EncodeToString(p.Data))
+}
+
+// FibSaddrLocal matches whether the source address is one of this host's.
+type FibSaddrLocal struct{ Neg bool }
+
+func (f FibSaddrLocal) String() string {
+	if f.Neg {
+		return "fib saddr type != local"
+	}
+	return "fib saddr type local"
+}
+
+// SetOp is how a rule writes to a dynamic set.
+type SetOp string
+
+const (
+	// SetAdd inserts the key if it is missing and leaves an existing
+	// element's timeout alone: a quota window runs from the first packet.
+	SetAdd SetOp = "add"
+	// SetUpdate inserts or refreshes the element's timeout.
+	SetUpdate SetOp = "update"
+)
+
+// Key is what a dynamic set is keyed on: a (masked) address, or the family.
+type Key struct {
+	NFProto bool
+	Family  Family
+	Field   AddrField
+	Bits    int // prefix length kept of the address; 0 keeps all of it
+}
+
+func (k Key) String() string {
+	if k.NFProto {
+		return "meta nfproto"
+	}
+	s := k.Family.Proto() + " " + k.Field.addr()
+	if k.Bits > 0 && k.Bits < k.bitLen() {
+		s += " & " + k.Mask().String()
+	}
+	return s
+}
+
+func (k Key) bitLen() int {
+	if k.Family == IPv6 {
+		return 128
+	}
+	return 32
+}
+
+// Mask is the address mask of a masked key: Bits leading ones.
+func (k Key) Mask() netip.Addr {
+	b := make([]byte, k.bitLen()/8)
+	for i := range k.Bits {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// DynsetUpdate adds or updates the packet's key in a dynamic set. With a
+// Quota, the element carries a byte budget and the statement stops the rule
+// once it is spent (or when the set is full), so what follows never runs.
+type DynsetUpdate struct {
+	Op    SetOp
+	Set   string
+	Key   Key
+	Quota uint64 // bytes; 0 means no quota
+}
+
+func (d DynsetUpdate) String() string {
+	q := ""
+	if d.Quota > 0 {
+		q = fmt.Sprintf(" quota until %d bytes", d.Quota)
+	}
+	return fmt.Sprintf("%s @%s { %s%s }", d.Op, d.Set, d.Key, q)
+}
+
+// Limit is a rate limit in packets.
+type Limit struct {
+	Rate  uint64
+	Unit  string // second, minute, hour, day
+	Burst uint32 // packets; nft's default is 5
+}
+
+// DefaultBurst is the burst nft gives a limit that names none.
+const DefaultBurst = 5
+
+func (l Limit) String() string {
+	s := fmt.Sprintf("limit rate %d/%s", l.Rate, l.Unit)
+	if l.Burst != DefaultBurst {
+		s += fmt.Sprintf(" burst %d packets", l.Burst)
+	}
+	return s
+}
+
+// Log sends the packet to an NFLOG group with a prefix.
+type Log struct {
+	Prefix string
+	Group  uint16
+}
+
+func (l Log) String() string { return fmt.Sprintf("log prefix %s group %d", quote(l.Prefix), l.Group) }
+
+// Counter counts packets and bytes; the values are read back for status but
+// never rendered, so that a live table and a compiled one compare equal.
+type Counter struct{ Packets, Bytes uint64 }
+
+func (Counter) String() string { return "counter" }
+
+// VerdictKind is a terminal verdict.
+type VerdictKind string
+
+const (
+	Accept VerdictKind = "accept"
+	Drop   VerdictKind = "drop"
+)
+
+// Verdict ends evaluation of the rule with a verdict.
+type Verdict struct{ Kind VerdictKind }
+
+func (v Verdict) String() string { return string(v.Kind) }
+
+// Raw is what the kernel decoder could not map to a statement; it keeps a
+// readable description so that no live rule is ever hidden.
+type Raw struct{ Text string }
+
+func (r Raw) String() string { return r.Text }
+
+func (Meta) stmt()          {}
+func (CtState) stmt()       {}
+func (CtDirection) stmt()   {}
+func (AddrMatch) stmt()     {}
+func (PortMatch) stmt()     {}
+func (ICMPType) stmt()      {}
+func (HopLimit) stmt()      {}
+func (InnerPayload) stmt()  {}
+func (FibSaddrLocal) stmt() {}
+func (DynsetUpdate) stmt()  {}
+func (Limit) stmt()         {}
+func (Log) stmt()           {}
+func (Counter) stmt()       {}
+func (Verdict) stmt()       {}
+func (Raw) stmt()           {}
+
+// quote makes s an nft string literal. nft strings have no escapes, so
+// characters that could end the string or the statement are replaced: a
+// comment can never become syntax.
+func quote(s string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s)
+	return `"` + clean + `"`
+}
