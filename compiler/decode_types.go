@@ -121,15 +121,17 @@ func (ns *Networks) decodeYAML(d *decoder, n *yaml.Node, path string) {
 		if err := checkName(key.Value); err != nil {
 			d.errorf(key, npath, "network name %v", err)
 		}
+		// A network is kept even when its value is bad, so that references to
+		// it are not reported as undefined on top of the real error.
 		nw := Network{Name: key.Value}
 		val = d.visit(val, npath)
-		if val.Kind != yaml.SequenceNode {
+		if val.Kind == yaml.SequenceNode {
+			nw.Entries = make([]Address, len(val.Content))
+			for j, item := range val.Content {
+				d.decode(item, reflectValue(&nw.Entries[j]), fmt.Sprintf("%s[%d]", npath, j))
+			}
+		} else {
 			d.errorf(val, npath, "expected a list of addresses and CIDRs, got %s", describe(val))
-			continue
-		}
-		nw.Entries = make([]Address, len(val.Content))
-		for j, item := range val.Content {
-			d.decode(item, reflectValue(&nw.Entries[j]), fmt.Sprintf("%s[%d]", npath, j))
 		}
 		*ns = append(*ns, nw)
 	}

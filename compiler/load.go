@@ -114,7 +114,7 @@ next:
 
 // within reports whether path is base or lies inside it.
 func within(path, base string) bool {
-	return path == base || strings.HasPrefix(path, base) && (path[len(base)] == '.' || path[len(base)] == '[')
+	return path == base || base == "" || strings.HasPrefix(path, base) && (path[len(base)] == '.' || path[len(base)] == '[')
 }
 
 func yamlDiagnostic(file string, err error) Diagnostic {

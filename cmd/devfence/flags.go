@@ -1,0 +1,32 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/devfence/devfence/compiler"
+	"github.com/devfence/devfence/internal/pipeline"
+)
+
+// profileFlags are the flags of every command that reads a profile.
+func profileFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "table", Value: compiler.DefaultTable, Usage: "name of the table (family inet) devfence owns"},
+		&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
+		&cli.StringSliceFlag{Name: "policy", Usage: "also apply the Rego policies in `DIR` (repeatable)"},
+		&cli.BoolFlag{Name: "no-policy", Usage: "skip policy checks (structural checks still run); prints a warning"},
+	}
+}
+
+// pipelineOptions reads profileFlags into pipeline options.
+func pipelineOptions(c *cli.Context) (pipeline.Options, error) {
+	opt := pipeline.Options{
+		Load:    compiler.LoadOptions{MaxSize: c.Int64("max-size")},
+		Compile: compiler.Options{Table: c.String("table")},
+	}
+	checker, err := policyChecker(c)
+	if err != nil {
+		return opt, err
+	}
+	opt.Policies = checker
+	return opt, nil
+}

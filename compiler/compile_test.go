@@ -1,0 +1,182 @@
+package compiler_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/devfence/devfence/compiler"
+	"github.com/devfence/devfence/rules"
+)
+
+// base is a profile with one of everything; cases patch it with replace.
+const base = `version: 1
+device: {name: cam}
+networks:
+  lan: [192.168.1.0/24, 192.168.1.7, "fd00:1::/64"]
+  cloud: [203.0.113.10]
+inbound:
+  services:
+    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}
+egress:
+  quota: 1MiB/1h
+  total: 64MiB/1h
+  allow:
+    - {name: ntp, to: any, proto: udp, port: 123, quota: 16KiB/10m}
+consent:
+  peers: 77
+  bulk: [{proto: udp, port: 5000-5100}]
+  handshakes: [{name: up, to: [cloud], port: 4433, clearToSend: "220"}]
+limits: {peers: 999, ipv6Prefix: 56}
+`
+
+func compile(t *testing.T, yaml string) *rules.Table {
+	t.Helper()
+	p, err := compiler.Parse("p.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	tbl, err := compiler.Compile(p, compiler.Options{})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	return tbl
+}
+
+// lines renders a chain's rules without their comments.
+func lines(tbl *rules.Table, chain string) []string {
+	var out []string
+	for _, r := range tbl.Chain(chain).Rules {
+		out = append(out, (&rules.Rule{Stmts: r.Stmts}).String())
+	}
+	return out
+}
+
+// TestCompiledSemantics checks each semantic of DESIGN.md's ruleset section
+// in the model; the traffic tests prove the same with packets.
+func TestCompiledSemantics(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		patch    [2]string // replace patch[0] with patch[1] in base
+		chain    string
+		want     []string // rules that must be present, in this order
+		wantNone []string // substrings no rule of the chain may hold
+	}{
+		{name: "established-only inbound", chain: "input",
+			want: []string{`iif "lo" accept`, `ct state invalid drop`, `ct state established,related accept`, `counter drop`}},
+		{name: "icmp none accepts no related packets", patch: [2]string{"limits:", "essentials: {icmp: none}\nlimits:"}, chain: "input",
+			want: []string{`ct state established accept`}, wantNone: []string{"related"}},
+		{name: "service from its networks, new connections only", chain: "input",
+			want: []string{
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct state new accept`,
+				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct state new accept`}},
+		{name: "consent on a completed inbound handshake, before the established accept", chain: "input",
+			want: []string{
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established update @consent_v4 { ip saddr }`,
+				`ct state established,related accept`}},
+		{name: "no consent without consent: true", patch: [2]string{"consent: true", "consent: false"}, chain: "input",
+			wantNone: []string{"dport 8443 ip saddr @svc_viewer_v4 ct direction"}},
+		{name: "clear-to-send matched on the transport payload", chain: "input",
+			want: []string{
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ip saddr @consent_v4 update @consent_v4 { ip saddr }`}},
+		{name: "handshake without clear-to-send grants on the peer's reply", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
+			want:     []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established update @consent_v4 { ip saddr }`},
+			wantNone: []string{"@ih"}},
+		{name: "bulk to consenting peers within consent.bulk", chain: "output",
+			want: []string{`meta nfproto ipv4 ip daddr @consent_v4 udp dport 5000-5100 accept`}},
+		{name: "bulk of anything when consent.bulk is omitted", patch: [2]string{"  bulk: [{proto: udp, port: 5000-5100}]\n", ""}, chain: "output",
+			want: []string{`meta nfproto ipv4 ip daddr @consent_v4 accept`, `meta nfproto ipv6 ip6 daddr @consent_v6 accept`}},
+		{name: "per-destination quota, add not update, fail closed", chain: "output",
+			want: []string{
+				`meta nfproto ipv4 udp dport 123 add @quota_ntp_v4 { ip daddr quota until 16384 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 udp dport 123 add @quota_ntp_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 16384 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`limit rate 10/minute log prefix "devfence cam out drop: " group 0`,
+				`counter drop`},
+			wantNone: []string{"quota over", "update @quota"}},
+		{name: "service replies are metered", chain: "output",
+			want: []string{`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`}},
+		{name: "unmetered without any quota", patch: [2]string{"  quota: 1MiB/1h\n  total: 64MiB/1h\n", ""}, chain: "output",
+			want: []string{`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply accept`}},
+		{name: "anti-spoofing", chain: "output",
+			want: []string{`meta nfproto ipv4 ip saddr 127.0.0.0/8 drop`, `meta nfproto ipv4 ip saddr != 0.0.0.0 fib saddr type != local drop`, `meta nfproto ipv6 ip6 saddr != :: fib saddr type != local drop`}},
+		{name: "essentials: DHCP and neighbour discovery on-link only", chain: "input",
+			want: []string{`meta nfproto ipv4 udp sport 67 udp dport 68 accept`, `meta nfproto ipv6 ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept`,
+				`meta nfproto ipv6 icmpv6 type nd-neighbor-solicit ip6 hoplimit 255 accept`, `meta nfproto ipv6 icmpv6 type nd-router-advert ip6 hoplimit 255 accept`},
+			wantNone: []string{"echo-request"}},
+		{name: "echo answered, rate-limited", patch: [2]string{"limits:", "essentials: {icmp: echo}\nlimits:"}, chain: "input",
+			want: []string{`meta nfproto ipv4 icmp type echo-request limit rate 5/second accept`, `meta nfproto ipv6 icmpv6 type echo-request limit rate 5/second accept`}},
+		{name: "essentials off", patch: [2]string{"limits:", "essentials: {dhcp: false, ipv6-nd: false, loopback: false}\nlimits:"}, chain: "input",
+			wantNone: []string{"sport 67", "icmpv6", `iif "lo"`}},
+		{name: "no log when drops is 0", patch: [2]string{"limits:", "log: {drops: 0}\nlimits:"}, chain: "input",
+			wantNone: []string{"log"}},
+		{name: "log group", patch: [2]string{"limits:", "log: {drops: 3/second, group: 7}\nlimits:"}, chain: "input",
+			want: []string{`limit rate 3/second log prefix "devfence cam in drop: " group 7`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := base
+			if tc.patch[0] != "" {
+				if !strings.Contains(yaml, tc.patch[0]) {
+					t.Fatalf("patch %q does not apply", tc.patch[0])
+				}
+				yaml = strings.Replace(yaml, tc.patch[0], tc.patch[1], 1)
+			}
+			got := lines(compile(t, yaml), tc.chain)
+			at := -1
+			for _, w := range tc.want {
+				i := slices.Index(got, w)
+				if i < 0 {
+					t.Errorf("%s: chain %s lacks rule\n\t%s\nhas:\n\t%s", tc.name, tc.chain, w, strings.Join(got, "\n\t"))
+					continue
+				}
+				if i < at {
+					t.Errorf("%s: rule %q comes before the rule listed ahead of it", tc.name, w)
+				}
+				at = i
+			}
+			for _, bad := range tc.wantNone {
+				for _, l := range got {
+					if strings.Contains(l, bad) {
+						t.Errorf("%s: rule %q holds %q", tc.name, l, bad)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestCompiledSets(t *testing.T) {
+	tbl := compile(t, base)
+	for _, tc := range []struct {
+		set, want string
+	}{
+		// Overlapping entries merge: the kernel refuses overlapping intervals.
+		{"svc_viewer_v4", "type ipv4_addr flags=1 size=0 elements=[192.168.1.0/24]"},
+		{"svc_viewer_v6", "type ipv6_addr flags=1 size=0 elements=[fd00:1::/64]"},
+		{"consent_v4", "type ipv4_addr flags=6 size=77 elements=[]"},
+		{"quota_default_v6", "type ipv6_addr flags=6 size=999 elements=[]"},
+		{"quota_ntp_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
+		{"total", "type nf_proto flags=6 size=2 elements=[]"},
+	} {
+		s := tbl.Set(tc.set)
+		if s == nil {
+			t.Errorf("no set %s", tc.set)
+			continue
+		}
+		var elems []string
+		for _, e := range s.Elements {
+			elems = append(elems, e.String())
+		}
+		got := fmt.Sprintf("type %s flags=%d size=%d elements=[%s]", s.Key, s.Flags, s.Size, strings.Join(elems, " "))
+		if got != tc.want {
+			t.Errorf("set %s:\n got %s\nwant %s", tc.set, got, tc.want)
+		}
+	}
+	if s := tbl.Set("quota_ntp_v4"); s.Timeout.String() != "10m0s" {
+		t.Errorf("a rule's quota window is its set's element timeout; got %v", s.Timeout)
+	}
+	if c := tbl.Chain("forward"); c.Policy != rules.Drop || len(c.Rules) != 0 {
+		t.Errorf("forward must drop everything: %+v", c)
+	}
+}

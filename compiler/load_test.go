@@ -1,0 +1,177 @@
+package compiler_test
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/devfence/devfence/compiler"
+)
+
+// minimal is the smallest valid profile; cases append to it.
+const minimal = "version: 1\ndevice: {name: cam}\n"
+
+func TestLoadDiagnostics(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // diagnostics, without the file name
+	}{
+		{"valid minimal", minimal, nil},
+		{"unknown top-level field", minimal + "network: {}\n",
+			[]string{`3:1: network: unknown field "network" (did you mean "networks"?)`}},
+		{"field given twice", minimal + "log: {group: 1, group: 2}\n",
+			[]string{`3:17: log.group: field "group" is given twice`}},
+		{"any inside a list", minimal + "egress: {allow: [{name: a, to: [any], proto: udp, port: 1}]}\n",
+			[]string{`3:33: egress.allow[0].to[0]: the word any stands alone (write ` + "`to: any`" + `), not inside a list`}},
+		{"from any", minimal + "inbound: {services: [{name: a, from: any, proto: udp, port: 1}]}\n",
+			[]string{`3:32: inbound.services[0].from: must name networks or CIDRs; any is not allowed here`}},
+		{"clearToSend unquoted number", minimal + "networks: {c: [192.0.2.1]}\nconsent: {handshakes: [{name: h, to: [c], port: 1, clearToSend: 220}]}\n",
+			[]string{`4:65: consent.handshakes[0].clearToSend: expected a string, got the number 220`}},
+		{"clearToSend too long", minimal + "networks: {c: [192.0.2.1]}\nconsent: {handshakes: [{name: h, to: [c], port: 1, clearToSend: \"" + strings.Repeat("x", 65) + "\"}]}\n",
+			[]string{`4:52: consent.handshakes[0].clearToSend: is 65 bytes; at most 64 fit one kernel comparison`}},
+		{"log group out of range", minimal + "log: {group: 70000}\n",
+			[]string{`3:7: log.group: NFLOG groups are 0-65535, not 70000`}},
+		{"second document", minimal + "---\nversion: 1\n",
+			[]string{`3:1: a profile file holds one YAML document; found a second`}},
+		{"top level is a list", "- version: 1\n",
+			[]string{`1:1: expected a mapping, got a list`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := compiler.Parse("p.yaml", []byte(tc.yaml))
+			var got []string
+			var diags compiler.Diagnostics
+			if errors.As(err, &diags) {
+				for _, d := range diags {
+					got = append(got, strings.TrimPrefix(d.String(), "p.yaml:"))
+				}
+			} else if err != nil {
+				t.Fatalf("want diagnostics, got %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s: diagnostics (-want +got):\n%s", tc.name, diff)
+			}
+		})
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	p, err := compiler.Parse("p.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := compiler.Defaults()
+	want.Version, want.Device.Name = 1, "cam"
+	if diff := cmp.Diff(want, *p, cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Source" }, cmp.Ignore())); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	p, err := compiler.Parse("p.yaml", []byte(minimal+`
+networks:
+  mixed: [10.0.0.0/8, "2001:db8::1", 192.0.2.7]
+egress:
+  quota: 512B/90s
+  allow:
+    - {name: a, to: [mixed, 198.51.100.0/24], proto: tcp, port: "1000-2000", quota: 1GiB/1h}
+log: {drops: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, _ := p.Networks.Lookup("mixed")
+	wantNet := []compiler.Address{
+		{Prefix: netip.MustParsePrefix("10.0.0.0/8")},
+		{Prefix: netip.MustParsePrefix("2001:db8::1/128")},
+		{Prefix: netip.MustParsePrefix("192.0.2.7/32")},
+	}
+	if diff := cmp.Diff(wantNet, nw.Entries, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("network entries (-want +got):\n%s", diff)
+	}
+	if got := *p.Egress.Quota; got != (compiler.Quota{Bytes: 512, Window: 90 * time.Second}) {
+		t.Errorf("egress.quota = %v", got)
+	}
+	r := p.Egress.Allow[0]
+	if r.Port != (compiler.PortRange{Lo: 1000, Hi: 2000}) || r.Quota.Bytes != 1<<30 || len(r.To.Refs) != 2 || r.To.Refs[1].Address == nil {
+		t.Errorf("allow rule decoded as %+v", r)
+	}
+	if p.Log.Drops.N != 0 {
+		t.Errorf("log.drops 0 should turn logging off, got %+v", p.Log.Drops)
+	}
+	if pos := p.Source.Position("egress.allow[0].quota"); pos.Line != 9 {
+		t.Errorf("position of egress.allow[0].quota = %+v, want line 9", pos)
+	}
+	if pos := p.Source.Position("consent.idle"); pos != (compiler.Pos{Line: 1, Column: 1}) {
+		t.Errorf("an absent field should fall back to the document start, got %+v", pos)
+	}
+	if p.Source.Raw["egress"] == nil {
+		t.Errorf("raw document lacks egress: %v", p.Source.Raw)
+	}
+}
+
+func TestLoadRefusesLargeFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	big := minimal + "# " + strings.Repeat("x", compiler.DefaultMaxSize) + "\n"
+	if err := os.WriteFile(path, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := compiler.Load(path, compiler.LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") {
+		t.Fatalf("want a size error, got %v", err)
+	}
+	if _, err := compiler.Load(path, compiler.LoadOptions{MaxSize: 2 << 20}); err != nil {
+		t.Errorf("a raised limit should admit the file: %v", err)
+	}
+}
+
+func TestLoadAliasesWithinBudget(t *testing.T) {
+	// Anchors for shared lists are legitimate and must keep working.
+	p, err := compiler.Parse("p.yaml", []byte(minimal+`
+networks:
+  lan: &lan [192.0.2.0/24]
+  also-lan: *lan
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nw, _ := p.Networks.Lookup("also-lan"); len(nw.Entries) != 1 {
+		t.Errorf("alias not expanded: %+v", nw)
+	}
+}
+
+func TestUnits(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		err  string
+	}{
+		{in: "512B", want: 512},
+		{in: "64KiB", want: 64 << 10},
+		{in: "1MiB", want: 1 << 20},
+		{in: "2GiB", want: 2 << 30},
+		{in: "1MB", err: `size "1MB" needs a whole number before B`},
+		{in: "KiB", err: `size "KiB" needs a whole number before KiB`},
+		{in: "0B", err: `size "0B" is zero`},
+		{in: "99999999999TiB", err: `size "99999999999TiB" is too large`},
+	} {
+		got, err := compiler.ParseSize(tc.in)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("ParseSize(%q) error = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+		if back, _ := compiler.ParseSize(compiler.FormatSize(got)); back != got {
+			t.Errorf("FormatSize(%d) = %q does not read back", got, compiler.FormatSize(got))
+		}
+	}
+}

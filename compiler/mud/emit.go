@@ -1,0 +1,214 @@
+package mud
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The profile is written by hand rather than marshalled: the comments (what
+// was not imported, where each rule came from) have to sit in fixed places,
+// and the layout should match the examples in PROFILE.md.
+
+// defaultQuota is always set, so that rules to `any` pass the built-in
+// policies; it is the per-peer budget PROFILE.md shows.
+const defaultQuota = "1MiB/1h"
+
+func (c *converter) result() *Result {
+	c.nameRules()
+	res := &Result{Unmapped: c.unmapped}
+	for _, n := range c.netList {
+		if len(n.addrs) == 0 {
+			res.Unbound = append(res.Unbound, n.name)
+		}
+	}
+	var b bytes.Buffer
+	c.writeHeader(&b, res.Unbound)
+	c.writeBody(&b)
+	res.YAML = b.Bytes()
+	return res
+}
+
+func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
+	src := "a MUD file"
+	if c.opt.Source != "" {
+		// The base name only: the bytes should not depend on where the file was.
+		src = "the MUD file " + oneLine(filepath.Base(c.opt.Source))
+	}
+	fmt.Fprintf(b, "# Imported by devfence import-mud from %s (RFC 8520).\n", src)
+	in := c.info
+	for _, f := range []struct{ k, v string }{
+		{"mud-url", in.url}, {"mud-signature", in.signature}, {"last-update", in.lastUpdate},
+		{"documentation", in.documentation}, {"firmware-rev", in.firmwareRev},
+		{"software-rev", in.softwareRev}, {"extensions", strings.Join(in.extensions, ", ")},
+	} {
+		if f.v != "" {
+			fmt.Fprintf(b, "# %s: %s\n", f.k, f.v)
+		}
+	}
+	b.WriteString("#\n")
+	if len(c.unmapped) == 0 {
+		b.WriteString("# Every construct of the MUD file was imported.\n")
+	} else {
+		fmt.Fprintf(b, "# Not imported (%d); review each: devfence drops what no rule below allows:\n", len(c.unmapped))
+		for _, u := range c.unmapped {
+			fmt.Fprintf(b, "#   - %s\n", u)
+		}
+	}
+	if len(c.replies) > 0 {
+		b.WriteString("#\n# Replies only, let through by inbound.policy established-only (no rule needed):\n")
+		wrap(b, "#   ", c.replies)
+	}
+	if len(unbound) > 0 {
+		fmt.Fprintf(b, "#\n# Unbound networks (%d); give each addresses with --bind NAME=CIDR[,CIDR...],\n", len(unbound))
+		b.WriteString("# the profile does not load while one is empty:\n")
+		for _, n := range c.netList {
+			if len(n.addrs) == 0 {
+				fmt.Fprintf(b, "#   - %s (%s)\n", n.name, n.comment)
+			}
+		}
+	}
+	for _, n := range c.netList {
+		if strings.HasPrefix(n.key, "dns:") {
+			b.WriteString("#\n# MUD leaves name resolution to the network: add an egress rule to the\n")
+			b.WriteString("# device's DNS resolver if it must resolve the names above itself.\n")
+			break
+		}
+	}
+	b.WriteString("\n")
+}
+
+// wrap writes items comma-separated on comment lines of about 80 columns.
+func wrap(b *bytes.Buffer, prefix string, items []string) {
+	line := prefix
+	for i, it := range items {
+		if i < len(items)-1 {
+			it += ","
+		}
+		if line != prefix && len(line)+1+len(it) > 80 {
+			b.WriteString(line + "\n")
+			line = prefix
+		}
+		if line != prefix {
+			line += " "
+		}
+		line += it
+	}
+	b.WriteString(line + "\n")
+}
+
+func (c *converter) writeBody(b *bytes.Buffer) {
+	b.WriteString("version: 1\ndevice:\n")
+	fmt.Fprintf(b, "  name: %s\n", scalar(c.deviceName()))
+	fmt.Fprintf(b, "  description: %s\n", text(c.description()))
+
+	b.WriteString("\nnetworks:")
+	if len(c.netList) == 0 {
+		b.WriteString(" {}\n")
+	} else {
+		b.WriteString("\n")
+		for _, n := range c.netList {
+			fmt.Fprintf(b, "  %s: %s  # %s\n", scalar(n.name), flow(n.addrs), n.comment)
+		}
+	}
+
+	b.WriteString("\ninbound:\n  policy: established-only\n  services:")
+	c.writeRules(b, true)
+
+	fmt.Fprintf(b, "\negress:\n  quota: %s\n  allow:", defaultQuota)
+	c.writeRules(b, false)
+}
+
+func (c *converter) writeRules(b *bytes.Buffer, inbound bool) {
+	n := 0
+	for _, r := range c.rules {
+		if r.inbound != inbound {
+			continue
+		}
+		if n == 0 {
+			b.WriteString("\n")
+		}
+		n++
+		fmt.Fprintf(b, "    - name: %s  # %s\n", scalar(r.name), strings.Join(r.origins, ", "))
+		if !inbound {
+			fmt.Fprintf(b, "      to: %s\n", c.targets(r))
+		}
+		fmt.Fprintf(b, "      proto: %s\n", r.proto)
+		if r.port.lo == r.port.hi {
+			fmt.Fprintf(b, "      port: %d\n", r.port.lo)
+		} else {
+			fmt.Fprintf(b, "      port: %q\n", r.port.String())
+		}
+		if inbound {
+			fmt.Fprintf(b, "      from: %s\n", c.targets(r))
+		}
+	}
+	if n == 0 {
+		b.WriteString(" []\n")
+	}
+}
+
+// targets renders a rule's peer. A rule whose ACE names no peer may reach
+// every address, but only of the IP family the ACE matched: an IPv4 ACE
+// becomes 0.0.0.0/0, not any, which would let IPv6 through as well. Inbound
+// services cannot say any at all, so theirs is spelt as both prefixes.
+func (c *converter) targets(r *rule) string {
+	switch {
+	case !r.any && r.peer.key != "":
+		return flow([]string{c.nets[r.peer.key].name})
+	case !r.any:
+		return flow([]string{r.peer.lit})
+	case r.anyFamily == 4:
+		return flow([]string{"0.0.0.0/0"})
+	case r.anyFamily == 6:
+		return flow([]string{"::/0"})
+	case r.inbound:
+		return flow([]string{"0.0.0.0/0", "::/0"})
+	}
+	return "any"
+}
+
+func flow(items []string) string {
+	q := make([]string, len(items))
+	for i, it := range items {
+		q[i] = scalar(it)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+var (
+	plainRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9./-]*$`)
+	// textRE leaves out what YAML could read as syntax in a block scalar
+	// (": ", " #", quotes, indicators); the round trip below catches the rest.
+	textRE = regexp.MustCompile("^[A-Za-z0-9][^\\x00-\\x1f\\x7f#:\"'{}\\[\\]&*!|>%@`]*$")
+)
+
+// scalar writes s plain when YAML reads it back as that same string, and
+// double-quoted otherwise: a rule named "1" or "true", or an IPv6 address.
+// Its plain form is also safe inside a flow list.
+func scalar(s string) string {
+	if plainRE.MatchString(s) && readsBack(s) {
+		return s
+	}
+	return jsonQuote(s)
+}
+
+// text is scalar for a value of its own line, such as a description, where
+// spaces and commas need no quotes.
+func text(s string) string {
+	if textRE.MatchString(s) && !strings.HasSuffix(s, " ") && readsBack(s) {
+		return s
+	}
+	return jsonQuote(s)
+}
+
+func readsBack(s string) bool {
+	var n yaml.Node
+	return yaml.Unmarshal([]byte("v: "+s), &n) == nil && len(n.Content) == 1 &&
+		len(n.Content[0].Content) == 2 && n.Content[0].Content[1].Tag == "!!str" &&
+		n.Content[0].Content[1].Value == s
+}

@@ -1,0 +1,97 @@
+// Package mud imports RFC 8520 Manufacturer Usage Description (MUD) files as
+// devfence profiles (PROFILE.md).
+//
+// A MUD file lists what a device may talk to in two ACL sets: from-device-policy
+// (packets the device sends) and to-device-policy (packets it receives). A
+// devfence profile instead lists the connections the device may open
+// (egress.allow) and the ones it may accept (inbound.services), and lets every
+// reply through (inbound.policy: established-only). So each accepting MUD ACE
+// is first classified by who opens the connection:
+//
+//	from-device ACE, device opens it      -> egress.allow rule (to: the peer, port: the peer's port)
+//	to-device ACE, peer opens it          -> inbound.services entry (from: the peer, port: the device's port)
+//	from-device ACE, peer opened it       -> nothing: it is a reply to an inbound service
+//	to-device ACE, device opened it       -> nothing: it is a reply to an egress rule
+//
+// ietf-mud:direction-initiated says who opens the connection when present.
+// When absent, a from-device ACE is taken as device-initiated, except one that
+// fixes only the device's own (source) port; a to-device ACE is taken as
+// inbound only when it fixes only the device's own (destination) port, and as a
+// reply when it fixes only the peer's port: the side with the fixed port is the
+// server. Anything else is listed as not imported.
+//
+// The importer never emits a rule that allows more than the ACE it came from
+// (once its networks are bound to the addresses they stand for): an ACE with a
+// match devfence cannot express (a port on the wrong side, DSCP, ethernet,
+// ICMP, every protocol, two peers at once, ...) is not imported at all but
+// listed, both in Result.Unmapped and in a comment block at the top of the
+// profile, so that nothing is dropped silently.
+package mud
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Options tune Convert.
+type Options struct {
+	// Binds maps a network name produced by the import (e.g. "controller-...",
+	// "dns-api-vendor-example") to the CIDRs or addresses given with --bind.
+	Binds map[string][]string
+	// Source names the MUD file in errors and in the profile's header comment.
+	Source string
+}
+
+// Result is an imported profile.
+type Result struct {
+	YAML     []byte   // the profile, ready to write; deterministic bytes
+	Unmapped []string // one line per construct that did not map (also comments at the top of YAML)
+	Unbound  []string // network names that still need a --bind (their lists are empty)
+}
+
+// Error is a problem in the MUD file that stops the import, positioned in the
+// file and, past JSON syntax, at the JSON path of the offending value.
+type Error struct {
+	File    string
+	Line    int // 1-based
+	Column  int // 1-based, in bytes
+	Offset  int64
+	Path    string // e.g. acls.acl[2].aces.ace[0].matches; empty for JSON syntax errors
+	Message string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	file := e.File
+	if file == "" {
+		file = "<input>"
+	}
+	fmt.Fprintf(&b, "%s:%d:%d: ", file, e.Line, e.Column)
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// Convert imports the MUD file held in data. It fails on input it cannot read
+// unambiguously; constructs that it reads but cannot express are reported in
+// Result.Unmapped instead.
+func Convert(data []byte, opt Options) (*Result, error) {
+	root, err := parseJSON(data)
+	if err != nil {
+		se := err.(*syntaxError)
+		line, col := lineCol(data, se.off)
+		return nil, &Error{File: opt.Source, Line: line, Column: col, Offset: se.off,
+			Message: fmt.Sprintf("malformed JSON at byte offset %d: %s", se.off, se.msg)}
+	}
+	c := newConverter(data, opt)
+	if err := c.convert(root); err != nil {
+		return nil, err
+	}
+	if err := c.bind(opt.Binds); err != nil {
+		return nil, err
+	}
+	return c.result(), nil
+}

@@ -1,0 +1,54 @@
+// Package pipeline is the runner between the CLI and the engines: load a
+// profile, check it against policies, compile it. Every command that takes a
+// PROFILE goes through Build, so what compile prints is what apply applies.
+package pipeline
+
+import (
+	"context"
+
+	"github.com/devfence/devfence/compiler"
+	"github.com/devfence/devfence/rules"
+)
+
+// Options are the profile-handling flags shared by commands.
+type Options struct {
+	Load    compiler.LoadOptions
+	Compile compiler.Options
+	// Policies checks a loaded profile; nil skips policy checks (structural
+	// checks always run).
+	Policies Checker
+}
+
+// Checker evaluates policies; policies.Engine implements it.
+type Checker interface {
+	Check(ctx context.Context, p *compiler.Profile) (compiler.Diagnostics, error)
+}
+
+// Result is a built profile.
+type Result struct {
+	Profile *compiler.Profile
+	Table   *rules.Table
+}
+
+// Build loads, validates and compiles one profile. A profile that is
+// malformed or denied by a policy returns compiler.Diagnostics.
+func Build(ctx context.Context, path string, opt Options) (*Result, error) {
+	p, err := compiler.Load(path, opt.Load)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Policies != nil {
+		denies, err := opt.Policies.Check(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if len(denies) > 0 {
+			return nil, denies
+		}
+	}
+	t, err := compiler.Compile(p, opt.Compile)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Profile: p, Table: t}, nil
+}
