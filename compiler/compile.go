@@ -38,6 +38,7 @@ func Compile(p *Profile, opt Options) (*rules.Table, error) {
 	c.input(in)
 	c.output(out)
 	c.t.Chains = []*rules.Chain{in, out, fwd}
+	c.pruneSets()
 	return c.t, nil
 }
 
@@ -140,4 +141,23 @@ func sortedFamilies(m map[rules.Family]string) []rules.Family {
 		}
 	}
 	return slices.Clip(fs)
+}
+
+// pruneSets drops the sets no rule uses, such as the IPv6 meter of a quota
+// whose rule reaches only IPv4 peers: an unused set is only kernel memory.
+func (c *compilation) pruneSets() {
+	used := map[string]bool{}
+	for _, ch := range c.t.Chains {
+		for _, r := range ch.Rules {
+			for _, s := range r.Stmts {
+				switch s := s.(type) {
+				case rules.AddrMatch:
+					used[s.Set] = true
+				case rules.DynsetUpdate:
+					used[s.Set] = true
+				}
+			}
+		}
+	}
+	c.t.Sets = slices.DeleteFunc(c.t.Sets, func(s *rules.Set) bool { return !used[s.Name] })
 }

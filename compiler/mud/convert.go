@@ -429,6 +429,9 @@ func (c *converter) readPolicy(m *object, pol policy, acls map[string]*aclInfo, 
 	if refs.kind != kArray {
 		return c.errorf(refs, rpath, "expected an array of ACL references, got %s", refs.kind)
 	}
+	// ACLs attached to one policy are evaluated in order, first match
+	// winning, so a drop ACE shadows the accepting ACEs of later ACLs too.
+	var drops []dropped
 	for i, ref := range refs.arr {
 		refPath := fmt.Sprintf("%s[%d]", rpath, i)
 		ro, err := c.object(ref, refPath)
@@ -458,7 +461,6 @@ func (c *converter) readPolicy(m *object, pol policy, acls map[string]*aclInfo, 
 			return c.errorf(nv, npath, "ACL %q is not defined in acls.acl", name)
 		}
 		a.used = true
-		var drops []dropped
 		for j, ace := range a.aces {
 			if err := c.readACE(pol, a, j, ace, &drops); err != nil {
 				return err
@@ -511,14 +513,14 @@ type peer struct {
 	desc string // for messages
 }
 
-// dropped is a drop or reject ACE seen earlier in the ACL being read.
+// dropped is a drop or reject ACE seen earlier in the policy being read.
 type dropped struct {
 	name string
 	e    *ace
 }
 
-// readACE imports one ACE of ACL a; drops collects the ACL's drop and reject
-// ACEs, which the accepting ACEs after them must not overlap.
+// readACE imports one ACE of ACL a; drops collects the policy's drop and
+// reject ACEs, which the accepting ACEs after them must not overlap.
 func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]dropped) error {
 	path := fmt.Sprintf("%s[%d]", a.acesAt, idx)
 	o, err := c.object(v, path)
@@ -569,7 +571,7 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 		c.note("%s: logging action; not imported (devfence logs dropped packets only, see log.drops)", where)
 	}
 	if e.forwarding != "accept" {
-		*drops = append(*drops, dropped{name, e})
+		*drops = append(*drops, dropped{origin, e})
 		c.note("%s: action %s; not needed, devfence drops whatever no rule allows", where, e.forwarding)
 		return nil
 	}
@@ -644,7 +646,7 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 	}
 	for _, d := range *drops {
 		if mayOverlap(d.e, e) {
-			c.note("%s: the earlier %s ACE %q of this ACL may carve an exception out of it, which devfence cannot express; ACE not imported", where, d.e.forwarding, d.name)
+			c.note("%s: the earlier %s ACE %s may carve an exception out of it, which devfence cannot express; ACE not imported", where, d.e.forwarding, d.name)
 			return nil
 		}
 	}
@@ -774,12 +776,10 @@ func peerDesc(e *ace, pol policy) string {
 }
 
 func portsDesc(dev, peer *portMatch) string {
-	switch {
-	case dev == nil && peer == nil:
+	if dev == nil && peer == nil {
 		return "no port match"
-	default:
-		return "ports fixed on both sides"
 	}
+	return "ports fixed on both sides"
 }
 
 func (c *converter) readMatches(e *ace, v *value, path string) error {

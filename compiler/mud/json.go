@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -51,20 +50,33 @@ type syntaxError struct {
 func (e *syntaxError) Error() string { return e.msg }
 
 func parseJSON(data []byte) (*value, error) {
-	p := &jsonParser{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
-	p.dec.UseNumber()
+	// A byte order mark is not JSON, but editors add it and it cannot mean
+	// anything else; blanking it keeps every offset as it is in the file.
+	if bytes.HasPrefix(data, bom) {
+		data = append([]byte("   "), data[len(bom):]...)
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &syntaxError{0, "the file is empty"}
 	}
-	v, err := p.value(0)
-	if err != nil {
-		return nil, err
+	// Syntax is checked by a whole-input pass first: its errors carry the
+	// offset of the offending byte, where the token reader below reports the
+	// end of the last good token.
+	var se *json.SyntaxError
+	if err := json.Unmarshal(data, new(json.RawMessage)); errors.As(err, &se) {
+		off := se.Offset - 1 // Offset counts the offending byte
+		if se.Error() == "unexpected end of JSON input" {
+			return nil, &syntaxError{int64(len(data)), "unexpected end of input (truncated file?)"}
+		}
+		return nil, &syntaxError{max(off, 0), se.Error()}
+	} else if err != nil {
+		return nil, &syntaxError{0, err.Error()}
 	}
-	if off := p.next(); off < int64(len(data)) {
-		return nil, &syntaxError{off, fmt.Sprintf("invalid character %q after the top-level JSON value", data[off])}
-	}
-	return v, nil
+	p := &jsonParser{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
+	p.dec.UseNumber()
+	return p.value(0)
 }
+
+var bom = []byte("\xef\xbb\xbf")
 
 type jsonParser struct {
 	data []byte
@@ -81,25 +93,14 @@ func (p *jsonParser) next() int64 {
 	return off
 }
 
+// token reads the next token. The input's syntax was checked already, so an
+// error here is unexpected; it is still reported, never skipped.
 func (p *jsonParser) token() (json.Token, error) {
 	tok, err := p.dec.Token()
-	if err == nil {
-		return tok, nil
-	}
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &se):
-		// encoding/json reports the offset just past the offending byte.
-		off := se.Offset
-		if off > 0 {
-			off--
-		}
-		return nil, &syntaxError{off, se.Error()}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, &syntaxError{int64(len(p.data)), "unexpected end of input (truncated file?)"}
-	default:
+	if err != nil {
 		return nil, &syntaxError{p.next(), err.Error()}
 	}
+	return tok, nil
 }
 
 func (p *jsonParser) value(depth int) (*value, error) {
