@@ -15,6 +15,10 @@ const DefaultTable = "devfence"
 // Options tune compilation.
 type Options struct {
 	Table string // table name in family inet; "" is DefaultTable
+	// Resolved holds the addresses of the host names in networks. A host
+	// missing here compiles to an empty place in its sets, named in the
+	// sets' comments, for apply or refresh to fill.
+	Resolved map[string][]netip.Addr
 }
 
 // Compile turns a loaded profile into the devfence table. It assumes a
@@ -30,7 +34,7 @@ func Compile(p *Profile, opt Options) (*rules.Table, error) {
 	if err := checkTableName(name); err != nil {
 		return nil, err
 	}
-	c := &compilation{p: p, t: &rules.Table{Family: "inet", Name: name}}
+	c := &compilation{p: p, t: &rules.Table{Family: "inet", Name: name}, resolved: opt.Resolved}
 	in := &rules.Chain{Name: "input", Hook: rules.HookInput, Priority: rules.PriorityFilter, Policy: rules.Drop}
 	out := &rules.Chain{Name: "output", Hook: rules.HookOutput, Priority: rules.PriorityFilter, Policy: rules.Drop}
 	fwd := &rules.Chain{Name: "forward", Hook: rules.HookForward, Priority: rules.PriorityFilter, Policy: rules.Drop}
@@ -55,8 +59,9 @@ func checkTableName(name string) error {
 }
 
 type compilation struct {
-	p *Profile
-	t *rules.Table
+	p        *Profile
+	t        *rules.Table
+	resolved map[string][]netip.Addr
 
 	// Set names per family, by the index of the profile entry they serve.
 	services   []map[rules.Family]string
@@ -78,6 +83,7 @@ func ident(name string) string { return strings.ReplaceAll(name, "-", "_") }
 // name per family; a family without addresses is absent.
 func (c *compilation) addrSets(prefix, comment string, t Targets) map[rules.Family]string {
 	byFamily := map[rules.Family][]netip.Prefix{}
+	var hosts []string
 	for _, ref := range t.Refs {
 		var entries []Address
 		if ref.Address != nil {
@@ -87,30 +93,42 @@ func (c *compilation) addrSets(prefix, comment string, t Targets) map[rules.Fami
 			entries = nw.Entries
 		}
 		for _, e := range entries {
-			f := rules.IPv4
-			if e.Prefix.Addr().Is6() {
-				f = rules.IPv6
+			if e.Host != "" {
+				hosts = append(hosts, e.Host)
+				for _, a := range c.resolved[e.Host] {
+					a = a.Unmap()
+					byFamily[family(a)] = append(byFamily[family(a)], netip.PrefixFrom(a, a.BitLen()))
+				}
+				continue
 			}
-			byFamily[f] = append(byFamily[f], e.Prefix)
+			byFamily[family(e.Prefix.Addr())] = append(byFamily[family(e.Prefix.Addr())], e.Prefix)
 		}
+	}
+	if len(hosts) > 0 {
+		slices.Sort(hosts)
+		comment += "; hosts " + strings.Join(slices.Compact(hosts), " ")
 	}
 	names := map[rules.Family]string{}
 	for _, f := range families {
-		if len(byFamily[f]) == 0 {
+		// A host may resolve to either family, so its sets exist in both.
+		if len(byFamily[f]) == 0 && len(hosts) == 0 {
 			continue
-		}
-		key := rules.KeyIPv4
-		if f == rules.IPv6 {
-			key = rules.KeyIPv6
 		}
 		name := prefix + "_" + f.Suffix()
 		c.t.Sets = append(c.t.Sets, &rules.Set{
-			Name: name, Key: key, Flags: rules.FlagInterval,
+			Name: name, Key: keyType(f), Flags: rules.FlagInterval,
 			Elements: rules.Merge(byFamily[f]), Comment: comment,
 		})
 		names[f] = name
 	}
 	return names
+}
+
+func family(a netip.Addr) rules.Family {
+	if a.Is4() {
+		return rules.IPv4
+	}
+	return rules.IPv6
 }
 
 // rule builds a rule for family f from statements, putting the family guard

@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -90,9 +91,18 @@ func looksLikeAddress(s string) bool {
 	return strings.ContainsAny(s, ":/") || strings.Trim(s, "0123456789.") == ""
 }
 
+// hostRE is a DNS host name with at least two labels: a single word is
+// more likely a mistyped network name than a host.
+var hostRE = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\.?$`)
+
+// decodeYAML reads a network entry: an address, a CIDR or a host name.
 func (a *Address) decodeYAML(d *decoder, n *yaml.Node, path string) {
-	s, ok := d.scalar(n, path, "!!str", "an address or CIDR")
+	s, ok := d.scalar(n, path, "!!str", "an address, CIDR or host name")
 	if !ok {
+		return
+	}
+	if !looksLikeAddress(s) && hostRE.MatchString(s) && len(s) <= 253 {
+		*a = Address{Host: strings.ToLower(strings.TrimSuffix(s, "."))}
 		return
 	}
 	v, err := ParseAddress(s)

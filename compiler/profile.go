@@ -4,6 +4,7 @@ package compiler
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -39,6 +40,20 @@ type Network struct {
 
 type Networks []Network
 
+// Hosts lists the host names used in networks, sorted and without repeats.
+func (ns Networks) Hosts() []string {
+	var hosts []string
+	for _, n := range ns {
+		for _, e := range n.Entries {
+			if e.Host != "" {
+				hosts = append(hosts, e.Host)
+			}
+		}
+	}
+	slices.Sort(hosts)
+	return slices.Compact(hosts)
+}
+
 // Lookup returns the network called name.
 func (ns Networks) Lookup(name string) (Network, bool) {
 	for _, n := range ns {
@@ -49,9 +64,11 @@ func (ns Networks) Lookup(name string) (Network, bool) {
 	return Network{}, false
 }
 
-// Address is a CIDR or a single address; a single address is a full-length prefix.
+// Address is a CIDR, a single address (a full-length prefix), or a host
+// name that apply resolves (A and AAAA) into the network's sets.
 type Address struct {
 	Prefix netip.Prefix
+	Host   string
 }
 
 type Inbound struct {

@@ -37,6 +37,7 @@ stop the others; the exit status is 1 if any failed.`,
 		Flags: append(profileFlags(),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output (replaced atomically)"},
 			&cli.StringFlag{Name: "out-dir", Usage: "compile many profiles, each to `DIR`/<name>.nft"},
+			&cli.BoolFlag{Name: "resolve", Usage: "resolve host names in networks now, instead of leaving their sets for apply to fill"},
 		),
 		Action: compileAction,
 	})

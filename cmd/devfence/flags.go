@@ -14,8 +14,13 @@ func profileFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
 		&cli.StringSliceFlag{Name: "policy", Usage: "also apply the Rego policies in `DIR` (repeatable)"},
 		&cli.BoolFlag{Name: "no-policy", Usage: "skip policy checks (structural checks still run); prints a warning"},
+		&cli.StringFlag{Name: "dns", Usage: "resolve host names in networks through the DNS server at `ADDR:PORT` instead of the system's"},
 	}
 }
+
+// resolvesAlways names the commands that put a table in force: they must
+// resolve host names, while compile shows them unresolved unless --resolve.
+var resolvesAlways = map[string]bool{"apply": true, "diff": true, "refresh": true, "status": true}
 
 // pipelineOptions reads profileFlags into pipeline options.
 func pipelineOptions(c *cli.Context) (pipeline.Options, error) {
@@ -28,5 +33,8 @@ func pipelineOptions(c *cli.Context) (pipeline.Options, error) {
 		return opt, err
 	}
 	opt.Policies = checker
+	if c.Bool("resolve") || c.IsSet("dns") || resolvesAlways[c.Command.Name] {
+		opt.Resolver = pipeline.DNSResolver(c.String("dns"))
+	}
 	return opt, nil
 }

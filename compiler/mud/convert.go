@@ -185,6 +185,9 @@ type aclInfo struct {
 }
 
 func (c *converter) convert(root *value) error {
+	if root.kind != kObject {
+		return c.errorf(root, "", "a MUD file is a JSON object, this is %s", root.kind)
+	}
 	top, err := c.object(root, "")
 	if err != nil {
 		return err

@@ -47,7 +47,7 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 		{"software-rev", in.softwareRev}, {"extensions", strings.Join(in.extensions, ", ")},
 	} {
 		if f.v != "" {
-			fmt.Fprintf(b, "# %s: %s\n", f.k, f.v)
+			fmt.Fprintf(b, "# %s: %s\n", f.k, oneLine(f.v))
 		}
 	}
 	b.WriteString("#\n")
@@ -56,7 +56,7 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 	} else {
 		fmt.Fprintf(b, "# Not imported (%d); review each: devfence drops what no rule below allows:\n", len(c.unmapped))
 		for _, u := range c.unmapped {
-			fmt.Fprintf(b, "#   - %s\n", u)
+			fmt.Fprintf(b, "#   - %s\n", oneLine(u))
 		}
 	}
 	if len(c.replies) > 0 {
@@ -68,7 +68,7 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 		b.WriteString("# the profile does not load while one is empty:\n")
 		for _, n := range c.netList {
 			if len(n.addrs) == 0 {
-				fmt.Fprintf(b, "#   - %s (%s)\n", n.name, n.comment)
+				fmt.Fprintf(b, "#   - %s (%s)\n", n.name, oneLine(n.comment))
 			}
 		}
 	}
@@ -86,6 +86,7 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 func wrap(b *bytes.Buffer, prefix string, items []string) {
 	line := prefix
 	for i, it := range items {
+		it = oneLine(it)
 		if i < len(items)-1 {
 			it += ","
 		}
@@ -112,7 +113,7 @@ func (c *converter) writeBody(b *bytes.Buffer) {
 	} else {
 		b.WriteString("\n")
 		for _, n := range c.netList {
-			fmt.Fprintf(b, "  %s: %s  # %s\n", scalar(n.name), flow(n.addrs), n.comment)
+			fmt.Fprintf(b, "  %s: %s  # %s\n", scalar(n.name), flow(n.addrs), oneLine(n.comment))
 		}
 	}
 
@@ -133,7 +134,7 @@ func (c *converter) writeRules(b *bytes.Buffer, inbound bool) {
 			b.WriteString("\n")
 		}
 		n++
-		fmt.Fprintf(b, "    - name: %s  # %s\n", scalar(r.name), strings.Join(r.origins, ", "))
+		fmt.Fprintf(b, "    - name: %s  # %s\n", scalar(r.name), oneLine(strings.Join(r.origins, ", ")))
 		if !inbound {
 			fmt.Fprintf(b, "      to: %s\n", c.targets(r))
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // nameRE is the shape of every name in a profile (PROFILE.md).
@@ -214,9 +215,11 @@ func (c *converter) description() string {
 	return d
 }
 
-// oneLine makes text from the file safe for a single-line comment or scalar.
+// oneLine makes text from the file safe for a single-line comment or scalar:
+// YAML reads NEL and the Unicode line separators as line breaks and refuses
+// other control characters, so every non-printable rune becomes a space.
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
-		return r < ' ' || r == 0x7f || r == '\u2028' || r == '\u2029' || r == ' '
+		return r == ' ' || !unicode.IsPrint(r)
 	}), " ")
 }

@@ -17,6 +17,9 @@ type Options struct {
 	// Policies checks a loaded profile; nil skips policy checks (structural
 	// checks always run).
 	Policies Checker
+	// Resolver, if set, resolves the host names in networks; without it
+	// they compile to empty places named in set comments.
+	Resolver Resolver
 }
 
 // Checker evaluates policies; policies.Engine implements it.
@@ -46,7 +49,13 @@ func Build(ctx context.Context, path string, opt Options) (*Result, error) {
 			return nil, denies
 		}
 	}
-	t, err := compiler.Compile(p, opt.Compile)
+	copt := opt.Compile
+	if opt.Resolver != nil && len(p.Networks.Hosts()) > 0 {
+		if copt.Resolved, err = Resolve(ctx, p, opt.Resolver); err != nil {
+			return nil, err
+		}
+	}
+	t, err := compiler.Compile(p, copt)
 	if err != nil {
 		return nil, err
 	}
