@@ -1,0 +1,41 @@
+//go:build nopolicy
+
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devfence/devfence/compiler"
+	"github.com/devfence/devfence/internal/pipeline"
+	"github.com/devfence/devfence/internal/report"
+)
+
+// The device build (-tags nopolicy) leaves OPA out: profiles are checked
+// where they are authored, and the device only needs structural checks.
+
+var errNoPolicies = errors.New("this is the device build of devfence (-tags nopolicy): it has no security policies; " +
+	"validate profiles with the full build, where they are authored. Structural checks still run in compile and apply")
+
+type engine struct{}
+
+func (engine) check(context.Context, *compiler.Profile) (compiler.Diagnostics, []report.Waiver, error) {
+	return nil, nil, errNoPolicies
+}
+
+func policyEngine(c *cli.Context) (*engine, error) {
+	if c.Command.Name == "validate" {
+		return nil, exitWith{code: exitUsage, msg: errNoPolicies.Error()}
+	}
+	if len(c.StringSlice("policy")) > 0 {
+		return nil, usageError{errNoPolicies}
+	}
+	return nil, nil
+}
+
+func policyChecker(c *cli.Context) (pipeline.Checker, error) {
+	_, err := policyEngine(c)
+	return nil, err
+}
