@@ -3,6 +3,7 @@ package mud
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -177,7 +178,6 @@ type mudInfo struct {
 type aclInfo struct {
 	name   string
 	path   string
-	v      *value
 	family int // 4 or 6 when the ACL type restricts it to one IP family, else 0
 	aces   []*value
 	acesAt string // path of the ace list
@@ -335,7 +335,7 @@ func (c *converter) readACL(v *value, path string) (*aclInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &aclInfo{path: path, v: v}
+	a := &aclInfo{path: path}
 	nv, npath, err := o.get("name", "acl-name")
 	if err != nil {
 		return nil, err
@@ -644,7 +644,9 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 		return nil
 	}
 	if deviceOpens != (pol == fromDevice) {
-		c.replies = append(c.replies, origin)
+		if !slices.Contains(c.replies, origin) {
+			c.replies = append(c.replies, origin)
+		}
 		return nil
 	}
 	for _, d := range *drops {
@@ -929,8 +931,8 @@ func (c *converter) readIP(e *ace, v *value, path string, family int) (int, erro
 				return 0, err
 			}
 			host := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
-			if host == "" {
-				return 0, c.errorf(dv, dpath, "the DNS name is empty")
+			if !hostRE.MatchString(host) || len(host) > 253 {
+				return 0, c.errorf(dv, dpath, "%s is not a DNS name (an internationalised name must be written in its xn-- form)", jsonQuote(s))
 			}
 			*side.dst = append(*side.dst, peer{key: "dns:" + host, desc: "DNS name " + host})
 		}
@@ -1009,7 +1011,11 @@ func (c *converter) readPorts(e *ace, o *object, names ...string) error {
 	return nil
 }
 
-var operators = "eq, neq, lt, lte, gt, gte or a lower-port/upper-port range"
+// hostRE is an inet:host domain name: labels of letters, digits, '-' and
+// '_' (seen in service names), 1-63 bytes each.
+var hostRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$`)
+
+const operators = "eq, neq, lt, lte, gt, gte or a lower-port/upper-port range"
 
 func (c *converter) readPort(v *value, path string) (*portMatch, error) {
 	o, err := c.object(v, path)

@@ -86,6 +86,8 @@ func TestErrors(t *testing.T) {
 			`t.json:1:213: acls.acl[0].aces.ace[0].matches.ipv4.destination-ipv4-network: "10.0.0.0/33" is not a CIDR`},
 		{"IPv6 prefix in ipv4", withACE(aceWith(`{"ipv4":{"destination-ipv4-network":"2001:db8::/32"}}`)),
 			`t.json:1:213: acls.acl[0].aces.ace[0].matches.ipv4.destination-ipv4-network: "2001:db8::/32" is not an IPv4 prefix`},
+		{"bad DNS name", withACE(aceWith(`{"ipv4":{"ietf-acldns:dst-dnsname":"cloud example.com"}}`)),
+			`t.json:1:212: acls.acl[0].aces.ace[0].matches.ipv4.dst-dnsname: "cloud example.com" is not a DNS name (an internationalised name must be written in its xn-- form)`},
 		{"unknown direction", withACE(aceWith(`{"tcp":{"ietf-mud:direction-initiated":"sideways"}}`)),
 			`t.json:1:216: acls.acl[0].aces.ace[0].matches.tcp.direction-initiated: unknown direction "sideways" (want from-device or to-device)`},
 		{"class not empty", withACE(aceWith(`{"ietf-mud:mud":{"same-manufacturer":"yes"}}`)),

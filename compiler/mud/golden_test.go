@@ -1,20 +1,19 @@
 package mud_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/devfence/devfence/internal/golden"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/devfence/devfence/compiler"
 	"github.com/devfence/devfence/compiler/mud"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	examplesDir = "../../examples/mud"
@@ -24,22 +23,7 @@ const (
 // checkGolden compares got with the golden file, or rewrites it under -update.
 func checkGolden(t *testing.T, name, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%s: %v (run go test -update to create it)", name, err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s: output differs from %s (-want +got):\n%s", name, path, diff)
-	}
+	golden.Compare(t, path, got)
 }
 
 // testAddrs gives every network that still needs a --bind an address from

@@ -8,24 +8,36 @@
 // reply through (inbound.policy: established-only). So each accepting MUD ACE
 // is first classified by who opens the connection:
 //
-//	from-device ACE, device opens it      -> egress.allow rule (to: the peer, port: the peer's port)
-//	to-device ACE, peer opens it          -> inbound.services entry (from: the peer, port: the device's port)
-//	from-device ACE, peer opened it       -> nothing: it is a reply to an inbound service
-//	to-device ACE, device opened it       -> nothing: it is a reply to an egress rule
+//	from-device ACE, device opens it -> egress.allow rule (to: the peer, port: the peer's port)
+//	to-device ACE, peer opens it     -> inbound.services entry (from: the peer, port: the device's port)
+//	from-device ACE, peer opened it  -> nothing: a reply of an inbound service
+//	to-device ACE, device opened it  -> nothing: a reply of an egress rule
 //
 // ietf-mud:direction-initiated says who opens the connection when present.
 // When absent, a from-device ACE is taken as device-initiated, except one that
 // fixes only the device's own (source) port; a to-device ACE is taken as
 // inbound only when it fixes only the device's own (destination) port, and as a
 // reply when it fixes only the peer's port: the side with the fixed port is the
-// server. Anything else is listed as not imported.
+// server. A to-device ACE that fixes both ports or neither is listed as not
+// imported.
+//
+// The peer becomes the rule's to/from: a literal ipv4/ipv6 network is written
+// as is; a DNS name (ietf-acldns) and each MUD class (local-networks,
+// controller, my-controller, same-manufacturer, manufacturer, model) becomes
+// a named network, empty until bound with --bind. No peer at all is `to: any`,
+// or 0.0.0.0/0 or ::/0 when the ACE or its ACL type is of one IP family only
+// (inbound services cannot say any, so theirs is spelt as prefixes). Ports: eq
+// n is n; a lower-port/upper-port range is "lo-hi"; lt/lte/gt/gte are the
+// ranges below or above n within 1-65535; neq n is split into two rules, the
+// ranges below and above n; no port match is "1-65535".
 //
 // The importer never emits a rule that allows more than the ACE it came from
-// (once its networks are bound to the addresses they stand for): an ACE with a
+// (once its networks are bound to the addresses they stand for). An ACE with a
 // match devfence cannot express (a port on the wrong side, DSCP, ethernet,
-// ICMP, every protocol, two peers at once, ...) is not imported at all but
-// listed, both in Result.Unmapped and in a comment block at the top of the
-// profile, so that nothing is dropped silently.
+// ICMP, every protocol, two peers at once, a drop ACE before it that may
+// overlap, ...) is not imported at all but listed, both in Result.Unmapped
+// and in a comment block at the top of the profile, so that nothing is
+// dropped silently.
 package mud
 
 import (
