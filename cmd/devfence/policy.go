@@ -15,6 +15,9 @@ import (
 	"github.com/devfence/devfence/policies"
 )
 
+// hasPolicies tells tests which build this is.
+const hasPolicies = true
+
 // engine adapts policies.Engine to the runner and the report.
 type engine struct{ e *policies.Engine }
 

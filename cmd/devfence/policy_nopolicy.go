@@ -19,6 +19,9 @@ import (
 var errNoPolicies = errors.New("this is the device build of devfence (-tags nopolicy): it has no security policies; " +
 	"validate profiles with the full build, where they are authored. Structural checks still run in compile and apply")
 
+// hasPolicies tells tests which build this is.
+const hasPolicies = false
+
 type engine struct{}
 
 func (engine) check(context.Context, *compiler.Profile) (compiler.Diagnostics, []report.Waiver, error) {
