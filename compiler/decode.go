@@ -239,9 +239,29 @@ func (d *decoder) raw(n *yaml.Node) any {
 		}
 		return l
 	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return n.Value
+	return scalarValue(n)
+}
+
+// scalarValue converts a resolved scalar by its tag, as yaml.v3 would into
+// an interface, without building a decoder per scalar.
+func scalarValue(n *yaml.Node) any {
+	switch n.Tag {
+	case "!!null":
+		return nil
+	case "!!bool":
+		return strings.EqualFold(n.Value, "true")
+	case "!!int":
+		if i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64); err == nil {
+			return int(i)
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return f
+		}
 	}
-	return v
+	var v any
+	if err := n.Decode(&v); err == nil {
+		return v
+	}
+	return n.Value
 }
