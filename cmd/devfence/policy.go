@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -42,15 +41,11 @@ func (e engine) check(ctx context.Context, p *compiler.Profile) (compiler.Diagno
 	return r.Denies, waived, nil
 }
 
-var warnOnce sync.Once
-
 // policyEngine builds the engine the flags ask for, once per process: the
 // query is prepared here and evaluated per profile. nil with --no-policy.
 func policyEngine(c *cli.Context) (*engine, error) {
 	if c.Bool("no-policy") {
-		warnOnce.Do(func() {
-			fmt.Fprintln(c.App.ErrWriter, "devfence: warning: --no-policy: security policies are not checked, only the profile's structure")
-		})
+		fmt.Fprintln(c.App.ErrWriter, "devfence: warning: --no-policy: security policies are not checked, only the profile's structure")
 		return nil, nil
 	}
 	e, err := policies.New(c.Context, policies.Options{Dirs: c.StringSlice("policy")})

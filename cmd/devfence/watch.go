@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devfence/devfence/compiler"
+	"github.com/devfence/devfence/internal/nflog"
+	"github.com/devfence/devfence/internal/pipeline"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:  "watch",
+		Usage: "print the packets the table drops, live, and why",
+		Description: `Subscribes to the NFLOG group that the table's log rules send dropped
+packets to, and prints one line per packet: time, direction (in/out),
+protocol, peer address, destination port (the device's own port for in),
+and why it was dropped. --json prints the same, plus both addresses and
+ports, as one object per line. The table logs at most log.drops packets per
+chain, so a flood shows as a sample.
+
+Why:
+   unsolicited inbound   input drop: no connection of the device's, essential
+                         or inbound service accepted it
+   not allowed           output drop: no rule of the profile allows this
+                         destination, protocol and port
+   quota spent           a rule allows it, but the peer's byte budget (or
+                         egress.total) for the window is used up
+   table full            a rule allows it, but its quota set already tracks
+                         limits.peers peers, so a new peer is refused
+   dropped               output drop without --profile: one of the three above
+
+The table logs every output drop with the same prefix, so telling the last
+three apart needs --profile: the watcher matches the packet against the
+profile's metered rules and reads the matching quota set from the kernel
+when the log arrives (the peer's element over budget: quota spent; no
+element while the set is full: table full). A quota window that ends between
+the drop and that read hides a spent quota. The profile must be the one in
+force, under the same --table.
+
+Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with --netns). Ctrl-C or SIGTERM stops.
+
+Exit status: 0 stopped by a signal; 1 --profile is invalid; 2 usage,
+privileges or kernel errors.
+
+Examples:
+   devfence watch --profile examples/baby-monitor.yaml
+   devfence watch --netns camera --json --group 3
+   ip netns exec camera devfence watch --profile camera.yaml | grep quota`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "netns", Usage: "watch the device in network namespace `NAME` (under " + nflog.NetNSDir + ")"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
+			&cli.IntFlag{Name: "group", Usage: "read NFLOG group `N`", DefaultText: "the profile's log.group, else 0"},
+			&cli.StringFlag{Name: "profile", Usage: "the `PROFILE` in force: tells not allowed from quota spent and table full"},
+			&cli.StringFlag{Name: "table", Value: compiler.DefaultTable, Usage: "name of the table (family inet) whose quota sets are read"},
+			&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
+		},
+		Action: watchAction,
+	})
+}
+
+func watchAction(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return usageError{fmt.Errorf("watch takes no arguments (the profile goes with --profile), got %q", c.Args().First())}
+	}
+	opt := nflog.Options{NetNS: c.String("netns")}
+	group := 0
+	if path := c.String("profile"); path != "" {
+		// No policy check: watching a table applied with --no-policy is
+		// as useful as any other.
+		res, err := pipeline.Build(c.Context, path, pipeline.Options{
+			Load:    compiler.LoadOptions{MaxSize: c.Int64("max-size")},
+			Compile: compiler.Options{Table: c.String("table")},
+		})
+		if err != nil {
+			return err
+		}
+		opt.Table, group = res.Table, res.Profile.Log.Group
+		if res.Profile.Log.Drops.N == 0 {
+			fmt.Fprintf(c.App.ErrWriter, "devfence: warning: %s has log.drops 0: its table logs no drops\n", path)
+		}
+	}
+	if c.IsSet("group") {
+		group = c.Int("group")
+	}
+	if group < 0 || group > math.MaxUint16 {
+		return usageError{fmt.Errorf("--group %d: an NFLOG group is 0..65535", group)}
+	}
+	opt.Group = uint16(group)
+	opt.Warnf = func(format string, args ...any) {
+		fmt.Fprintf(c.App.ErrWriter, "devfence: warning: "+format+"\n", args...)
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w, err := nflog.NewWatcher(opt)
+	if err != nil {
+		// Privileges (a *nflog.CapabilityError names the capability), a
+		// missing namespace, a taken group: all exit 2.
+		return exitWith{exitUsage, "watch: " + err.Error()}
+	}
+	defer w.Close()
+	where := ""
+	if opt.NetNS != "" {
+		where = " in network namespace " + opt.NetNS
+	}
+	fmt.Fprintf(c.App.ErrWriter, "devfence: watching NFLOG group %d%s; Ctrl-C stops\n", opt.Group, where)
+
+	return w.Run(ctx, nflog.LineWriter(c.App.Writer, c.Bool("json")))
+}

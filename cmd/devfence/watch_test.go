@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	// `go test ./... -update` passes -update to every test binary.
+	_ "github.com/devfence/devfence/internal/golden"
+	"github.com/devfence/devfence/internal/netlab"
+	"github.com/devfence/devfence/internal/nflog"
+)
+
+const (
+	babyMonitor = "../../examples/baby-monitor.yaml"
+	helperEnv   = "DEVFENCE_WATCH_TEST_HELPER"
+	watchWait   = 10 * time.Second // bound on every wait for the child
+)
+
+// TestWatchHelperProcess is the devfence binary for TestWatchCLI: the test
+// binary runs itself with helperEnv set and the CLI's arguments after "--",
+// so that signals reach a real process. It does nothing in a normal run.
+func TestWatchHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		return
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	os.Exit(run(append([]string{"devfence"}, args...), os.Stdout, os.Stderr))
+}
+
+func TestWatchUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"watch", babyMonitor}, exitUsage, "watch takes no arguments (the profile goes with --profile)"},
+		{[]string{"watch", "--group", "65536"}, exitUsage, "--group 65536: an NFLOG group is 0..65535"},
+		{[]string{"watch", "--group", "-1"}, exitUsage, "an NFLOG group is 0..65535"},
+		{[]string{"watch", "--profile", "../../examples/invalid/bad-port.yaml"}, exitProfile, "bad-port.yaml:"},
+		{[]string{"watch", "--netns", "devfence-no-such-ns"}, exitUsage, `network namespace "devfence-no-such-ns" does not exist`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"devfence"}, tt.args...), &out, &errb)
+			if code != tt.code || !strings.Contains(errb.String(), tt.msg) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errb.String(), tt.code, tt.msg)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout %q", out.String())
+			}
+		})
+	}
+}
+
+// Without CAP_NET_ADMIN, watch prints one error naming the capability and
+// exits 2. Capabilities are per thread: the CLI runs on a locked thread
+// whose effective set lacks CAP_NET_ADMIN (the thread is never unlocked, so
+// the runtime destroys it afterwards). Where labs can be built the thread
+// first moves into a lab namespace, so nothing is bound in the test's own.
+func TestWatchNeedsCapNetAdmin(t *testing.T) {
+	var nsPath string
+	if netlab.KernelAvailable() == nil {
+		nsPath = netlab.New(t, netlab.WithVictims(0)).Device.NSPath()
+	}
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked, see above
+		if err := enterAndDropCapNetAdmin(nsPath); err != nil {
+			t.Error(err)
+			done <- -1
+			return
+		}
+		done <- run([]string{"devfence", "watch", "--group", "9"}, &out, &errb)
+	}()
+	code := <-done
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	want := "devfence: watch: subscribing to NFLOG group 9 needs CAP_NET_ADMIN (run as root or grant the capability)\n"
+	if errb.String() != want {
+		t.Errorf("stderr %q\nwant   %q", errb.String(), want)
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout %q", out.String())
+	}
+}
+
+func enterAndDropCapNetAdmin(nsPath string) error {
+	if nsPath != "" {
+		f, err := os.Open(nsPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("setns: %w", err)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+	return unix.Capset(&hdr, &data[0])
+}
+
+// TestWatchCLI runs `devfence watch --netns --json --profile` as a process
+// against examples/baby-monitor.yaml loaded in a lab device, provokes an
+// input and an output drop, reads them as JSON lines, and stops the process
+// with SIGTERM, which must end it cleanly with status 0.
+func TestWatchCLI(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	l := netlab.New(t, netlab.WithVictims(0))
+
+	var ruleset, errb bytes.Buffer
+	if code := run([]string{"devfence", "compile", babyMonitor}, &ruleset, &errb); code != exitOK {
+		t.Fatalf("compile: exit %d: %s", code, errb.String())
+	}
+	if err := l.Device.NFT(ruleset.String()); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchHelperProcess$", "--",
+		"watch", "--netns", l.Device.NetNS, "--json", "--profile", babyMonitor)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	reaped := false // set once exited has been received from
+	lines, errLines := readLines(stdout), readLines(stderr)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if !reaped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	// The child says when the group is bound; packets sent before would go
+	// unlogged.
+	waitLine(t, errLines, "the watching notice", func(s string) bool {
+		return strings.Contains(s, "watching NFLOG group 0 in network namespace "+l.Device.NetNS)
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := l.Attacker.ProbeTCP(ctx, l.Device.V4, 23); err == nil {
+		t.Fatal("the attacker's SYN got through")
+	}
+	in := waitRecord(t, lines, "the attacker's SYN", func(r nflog.Record) bool {
+		return r.Direction == "in" && r.Peer == l.Attacker.V4 && r.Port == 23
+	})
+	if in.Reason != nflog.Unsolicited || in.Proto != "tcp" || in.Device != "baby-monitor" {
+		t.Errorf("input record %+v", in)
+	}
+
+	if _, err := l.Device.SendUDP(netlab.Unassigned4, 9999, []byte("x"), 1); err == nil {
+		t.Fatal("UDP to port 9999 was not dropped")
+	}
+	out := waitRecord(t, lines, "the device's UDP to port 9999", func(r nflog.Record) bool {
+		return r.Direction == "out" && r.Peer == netlab.Unassigned4 && r.Port == 9999
+	})
+	if out.Reason != nflog.NotAllowed || out.Proto != "udp" {
+		t.Errorf("output record %+v", out)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		reaped = true
+		if err != nil {
+			t.Errorf("after SIGTERM: %v (want exit status 0)", err)
+		}
+	case <-time.After(watchWait):
+		t.Fatalf("still running %v after SIGTERM", watchWait)
+	}
+}
+
+// readLines delivers r's lines on a channel, closed at EOF.
+func readLines(r io.Reader) <-chan string {
+	ch := make(chan string, 64)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	return ch
+}
+
+func waitLine(t *testing.T, lines <-chan string, what string, match func(string) bool) string {
+	t.Helper()
+	deadline := time.After(watchWait)
+	for {
+		select {
+		case s, ok := <-lines:
+			if !ok {
+				t.Fatalf("output ended before %s", what)
+			}
+			if match(s) {
+				return s
+			}
+			t.Logf("skipped while waiting for %s: %s", what, s)
+		case <-deadline:
+			t.Fatalf("no %s within %v", what, watchWait)
+		}
+	}
+}
+
+// waitRecord reads JSON lines until a record matches; every line must be
+// one JSON object.
+func waitRecord(t *testing.T, lines <-chan string, what string, match func(nflog.Record) bool) nflog.Record {
+	t.Helper()
+	var rec nflog.Record
+	waitLine(t, lines, what, func(s string) bool {
+		var r nflog.Record
+		if err := json.Unmarshal([]byte(s), &r); err != nil {
+			t.Errorf("not a JSON line: %q: %v", s, err)
+			return false
+		}
+		rec = r
+		return match(r)
+	})
+	t.Logf("%s: %s", what, rec.Text())
+	return rec
+}
