@@ -21,8 +21,9 @@ func checkName(s string) error {
 	return nil
 }
 
-// MaxClearToSend is the most bytes a clear-to-send match may hold: four
-// 16-byte registers, the most one nftables payload comparison can load.
+// MaxClearToSend is the most bytes a clear-to-send match may hold. The
+// kernel compares at most 16 bytes at once, so longer banners compile to
+// several comparisons; the clear-to-send-length policy asks for one.
 const MaxClearToSend = 64
 
 // check runs the semantic checks that need the whole profile: required
@@ -88,7 +89,7 @@ func (c *checker) run() {
 		c.port(path+".port", h.Port)
 		c.targets(path+".to", h.To, false)
 		if len(h.ClearToSend) > MaxClearToSend {
-			c.errorf(path+".clearToSend", "is %d bytes; at most %d fit one kernel comparison", len(h.ClearToSend), MaxClearToSend)
+			c.errorf(path+".clearToSend", "is %d bytes; devfence matches at most %d", len(h.ClearToSend), MaxClearToSend)
 		}
 	}
 	switch p.Essentials.ICMP {

@@ -54,8 +54,7 @@ func (c *compilation) input(ch *rules.Chain) {
 				add(rule(f, origin+": consent", append(base, grant)...))
 				continue
 			}
-			add(rule(f, origin+": clear-to-send", append(base,
-				rules.InnerPayload{Data: []byte(h.ClearToSend)}, grant)...))
+			add(rule(f, origin+": clear-to-send", append(append(base, clearToSend(h.ClearToSend)...), grant)...))
 			// Later packets of the session keep a granted consent alive, but
 			// only for a peer that already said clear-to-send.
 			add(rule(f, origin+": refresh", append(base,
@@ -122,4 +121,18 @@ func (c *compilation) logAndDrop(add func(*rules.Rule), dir string) {
 		))
 	}
 	add(rule(0, "drop", rules.Counter{}, drop()))
+}
+
+// payloadChunk is the most bytes the kernel compares in one payload match.
+const payloadChunk = 16
+
+// clearToSend matches a banner at the start of the transport payload, in
+// comparisons of at most payloadChunk bytes each.
+func clearToSend(banner string) []rules.Stmt {
+	var out []rules.Stmt
+	for off := 0; off < len(banner); off += payloadChunk {
+		end := min(off+payloadChunk, len(banner))
+		out = append(out, rules.InnerPayload{Offset: uint32(off), Data: []byte(banner[off:end])})
+	}
+	return out
 }

@@ -84,6 +84,8 @@ func TestCompiledSemantics(t *testing.T) {
 		{name: "handshake without clear-to-send grants on the peer's reply", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
 			want:     []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established update @consent_v4 { ip saddr }`},
 			wantNone: []string{"@ih"}},
+		{name: "a long clear-to-send is compared 16 bytes at a time", patch: [2]string{`clearToSend: "220"`, `clearToSend: "220 ready for upload, v2"`}, chain: "input",
+			want: []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established @ih,0,128 0x32323020726561647920666f72207570 @ih,128,64 0x6c6f61642c207632 update @consent_v4 { ip saddr }`}},
 		{name: "bulk to consenting peers within consent.bulk", chain: "output",
 			want: []string{`meta nfproto ipv4 ip daddr @consent_v4 udp dport 5000-5100 accept`}},
 		{name: "bulk of anything when consent.bulk is omitted", patch: [2]string{"  bulk: [{proto: udp, port: 5000-5100}]\n", ""}, chain: "output",

@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/devfence/devfence/compiler"
@@ -53,6 +54,18 @@ func TestKernelLoadsExamples(t *testing.T) {
 				t.Errorf("loading devfence's table removed another table: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestKernelLoadsLongClearToSend loads a banner longer than the 16 bytes
+// one kernel payload comparison takes.
+func TestKernelLoadsLongClearToSend(t *testing.T) {
+	nft := netlab.RequireTool(t, "nft")
+	lab := netlab.New(t, netlab.WithVictims(0))
+	long := strings.Repeat("220 ready ", 6) // 60 bytes
+	tbl := compile(t, strings.Replace(base, `clearToSend: "220"`, `clearToSend: "`+long+`"`, 1))
+	if out, err := lab.Device.ExecInput(rules.Replace(tbl).String(), nft, "-f", "-"); err != nil {
+		t.Fatalf("nft -f refused a %d-byte clear-to-send: %v\n%s", len(long), err, out)
 	}
 }
 

@@ -34,7 +34,7 @@ func TestLoadDiagnostics(t *testing.T) {
 		{"clearToSend unquoted number", minimal + "networks: {c: [192.0.2.1]}\nconsent: {handshakes: [{name: h, to: [c], port: 1, clearToSend: 220}]}\n",
 			[]string{`4:65: consent.handshakes[0].clearToSend: expected a string, got the number 220`}},
 		{"clearToSend too long", minimal + "networks: {c: [192.0.2.1]}\nconsent: {handshakes: [{name: h, to: [c], port: 1, clearToSend: \"" + strings.Repeat("x", 65) + "\"}]}\n",
-			[]string{`4:52: consent.handshakes[0].clearToSend: is 65 bytes; at most 64 fit one kernel comparison`}},
+			[]string{`4:52: consent.handshakes[0].clearToSend: is 65 bytes; devfence matches at most 64`}},
 		{"log group out of range", minimal + "log: {group: 70000}\n",
 			[]string{`3:7: log.group: NFLOG groups are 0-65535, not 70000`}},
 		{"second document", minimal + "---\nversion: 1\n",

@@ -29,6 +29,7 @@ Examples:
    devfence compile -o /etc/devfence/camera.nft --table camera examples/baby-monitor.yaml
    devfence compile examples/baby-monitor.yaml | nft -c -f -     # let nft check it too
    devfence compile --out-dir build/ fleet/*.yaml                # a whole fleet, on all cores
+   devfence compile --format json examples/baby-monitor.yaml | nft -j -f -   # libnftables JSON
 
 With --out-dir, every PROFILE is compiled to DIR/<name>.nft with the policy
 query prepared once; a progress bar shows on a terminal, and a summary
@@ -38,13 +39,21 @@ stop the others; the exit status is 1 if any failed.`,
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output (replaced atomically)"},
 			&cli.StringFlag{Name: "out-dir", Usage: "compile many profiles, each to `DIR`/<name>.nft"},
 			&cli.BoolFlag{Name: "resolve", Usage: "resolve host names in networks now, instead of leaving their sets for apply to fill"},
+			&cli.StringFlag{Name: "format", Value: "nft", Usage: "print `FORMAT`: nft (nft -f text) or json (libnftables JSON for nft -j -f; the same transaction)"},
 		),
 		Action: compileAction,
 	})
 }
 
 func compileAction(c *cli.Context) error {
+	format := c.String("format")
+	if format != "nft" && format != "json" {
+		return usageError{fmt.Errorf("--format %q: use nft or json", format)}
+	}
 	if c.IsSet("out-dir") {
+		if format != "nft" {
+			return usageError{fmt.Errorf("--out-dir writes nft text only; drop --format %s", format)}
+		}
 		return compileBatch(c)
 	}
 	path, err := oneProfile(c)
@@ -59,11 +68,18 @@ func compileAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	text := rules.Replace(res.Table).String()
-	if out := c.String("output"); out != "" {
-		return writeFileAtomic(out, []byte(text))
+	warn(c, res.Warnings)
+	tx := rules.Replace(res.Table)
+	out := []byte(tx.String())
+	if format == "json" {
+		if out, err = tx.JSON(); err != nil {
+			return fmt.Errorf("render json: %w", err)
+		}
 	}
-	_, err = fmt.Fprint(c.App.Writer, text)
+	if file := c.String("output"); file != "" {
+		return writeFileAtomic(file, out)
+	}
+	_, err = c.App.Writer.Write(out)
 	return err
 }
 

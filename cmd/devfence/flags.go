@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/devfence/devfence/compiler"
@@ -37,4 +39,11 @@ func pipelineOptions(c *cli.Context) (pipeline.Options, error) {
 		opt.Resolver = pipeline.DNSResolver(c.String("dns"))
 	}
 	return opt, nil
+}
+
+// warn prints build warnings on stderr.
+func warn(c *cli.Context, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(c.App.ErrWriter, "devfence: warning: "+w)
+	}
 }

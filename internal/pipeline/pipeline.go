@@ -31,6 +31,9 @@ type Checker interface {
 type Result struct {
 	Profile *compiler.Profile
 	Table   *rules.Table
+	// Warnings are problems that did not stop the build, such as a host
+	// name that did not resolve; commands print them on stderr.
+	Warnings []string
 }
 
 // Build loads, validates and compiles one profile. A profile that is
@@ -50,14 +53,13 @@ func Build(ctx context.Context, path string, opt Options) (*Result, error) {
 		}
 	}
 	copt := opt.Compile
+	var warnings []string
 	if opt.Resolver != nil && len(p.Networks.Hosts()) > 0 {
-		if copt.Resolved, err = Resolve(ctx, p, opt.Resolver); err != nil {
-			return nil, err
-		}
+		copt.Resolved, warnings = Resolve(ctx, p, opt.Resolver)
 	}
 	t, err := compiler.Compile(p, copt)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Profile: p, Table: t}, nil
+	return &Result{Profile: p, Table: t, Warnings: warnings}, nil
 }

@@ -21,15 +21,20 @@ type Resolver interface {
 const lookupTimeout = 5 * time.Second
 
 // Resolve looks up every host name in the profile's networks (A and AAAA).
-// The first failure is reported at the first network entry naming the host.
-func Resolve(ctx context.Context, p *compiler.Profile, r Resolver) (map[string][]netip.Addr, error) {
+// A host that does not resolve is left out, so its sets hold nothing for
+// it (fail closed), and is reported as a warning at the first network entry
+// naming it: a device booting before its DNS is reachable still gets its
+// firewall, and refresh fills the sets once names resolve.
+func Resolve(ctx context.Context, p *compiler.Profile, r Resolver) (map[string][]netip.Addr, []string) {
 	out := map[string][]netip.Addr{}
+	var warnings []string
 	for _, host := range p.Networks.Hosts() {
 		lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 		addrs, err := r.LookupNetIP(lctx, "ip", host)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("%s: resolve %s: %w", hostPosition(p, host), host, err)
+			warnings = append(warnings, fmt.Sprintf("%s: %s did not resolve, so nothing is allowed to it until it does (devfence refresh): %v", hostPosition(p, host), host, err))
+			continue
 		}
 		for i, a := range addrs {
 			addrs[i] = a.Unmap()
@@ -37,7 +42,7 @@ func Resolve(ctx context.Context, p *compiler.Profile, r Resolver) (map[string][
 		slices.SortFunc(addrs, netip.Addr.Compare)
 		out[host] = slices.Compact(addrs)
 	}
-	return out, nil
+	return out, warnings
 }
 
 func hostPosition(p *compiler.Profile, host string) string {

@@ -62,12 +62,22 @@ func TestBuildResolvesHostNames(t *testing.T) {
 	}
 }
 
-func TestBuildReportsUnresolvableHost(t *testing.T) {
+func TestBuildWarnsOfUnresolvableHost(t *testing.T) {
 	dns := dnstest.Start(t, nil)
 	path := writeProfile(t, hostProfile)
-	_, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr)})
-	if err == nil || !strings.Contains(err.Error(), path+":4:11: networks.cloud[0]: resolve api.vendor.example:") {
-		t.Fatalf("want an error at the host's position, got %v", err)
+	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr)})
+	if err != nil {
+		t.Fatalf("an unresolvable host must not stop the build: %v", err)
+	}
+	if len(res.Warnings) != 1 || !strings.HasPrefix(res.Warnings[0], path+":4:11: networks.cloud[0]: api.vendor.example did not resolve") {
+		t.Errorf("want one warning at the host's position, got %q", res.Warnings)
+	}
+	// Fail closed: the host contributes nothing; the literal address stays.
+	if got := elements(res.Table.Set("allow_api_v4")); got != "198.51.100.9" {
+		t.Errorf("allow_api_v4 = %s", got)
+	}
+	if got := elements(res.Table.Set("allow_api_v6")); got != "" {
+		t.Errorf("allow_api_v6 = %s, want empty", got)
 	}
 }
 
