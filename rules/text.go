@@ -77,7 +77,11 @@ func writeSet(b *strings.Builder, s *Set) {
 
 func writeChain(b *strings.Builder, c *Chain) {
 	fmt.Fprintf(b, "\tchain %s {\n", c.Name)
-	fmt.Fprintf(b, "\t\ttype filter hook %s priority %s; policy %s;\n", c.Hook, priority(c.Priority), c.Policy)
+	// A chain without a hook is a regular chain (one read back from the
+	// kernel, made by hand); it has no type line.
+	if c.Hook != "" {
+		fmt.Fprintf(b, "\t\ttype filter hook %s priority %s; policy %s;\n", c.Hook, priority(c.Priority), c.Policy)
+	}
 	for _, r := range c.Rules {
 		fmt.Fprintf(b, "\t\t%s\n", r)
 	}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devfence/devfence/rules/netlink/nltest"
+)
+
+const smartPlug = "../../examples/smart-plug.yaml"
+
+// TestDiffExitCodes: 1 while the live table differs (no table yet, or a
+// rule added by hand, shown as a readable − line), 0 once applied, 2 for
+// an invalid profile.
+func TestDiffExitCodes(t *testing.T) {
+	nltest.RequireNFT(t)
+	ns := nltest.NS(t)
+	state := t.TempDir()
+
+	code, out, errs := devfence(t, "diff", "--netns", ns, babyMonitor)
+	if code != exitProfile || !strings.Contains(out, "--- live table inet devfence (netns "+ns+") (none)\n") ||
+		!strings.Contains(out, "\n+\tchain input {\n") {
+		t.Fatalf("diff with no table: exit %d, stderr %q, stdout:\n%s", code, errs, out)
+	}
+	if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
+		t.Fatalf("apply: exit %d: %s", code, errs)
+	}
+	if code, out, errs := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK || out != "" {
+		t.Fatalf("diff after apply: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "dport", "22", "accept")
+	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "meta", "mark", "0x2a", "accept")
+	code, out, _ = devfence(t, "diff", "--netns", ns, babyMonitor)
+	if code != exitProfile {
+		t.Fatalf("diff after a hand-made rule: exit %d", code)
+	}
+	for _, want := range []string{"\n-\t\ttcp dport 22 accept\n", "\n-\t\t[meta load mark => reg 1] [cmp eq reg 1 0x2a000000] accept\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff does not show %q:\n%s", want, out)
+		}
+	}
+
+	if code, _, errs := devfence(t, "diff", "--netns", ns, "../../examples/invalid/bad-port.yaml"); code != exitUsage || !strings.Contains(errs, "bad-port.yaml:") {
+		t.Errorf("diff of an invalid profile: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestApplyInterrupted runs apply --confirm as a process and kills it
+// while it waits: the new table stays, the next apply refuses to run, and
+// rollback restores the previous table.
+func TestApplyInterrupted(t *testing.T) {
+	ns := nltest.NS(t)
+	state := t.TempDir()
+	if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
+		t.Fatalf("apply: exit %d: %s", code, errs)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchHelperProcess$", "--",
+		"apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(watchWait); !strings.Contains(errb.String(), "waiting 1m0s for `devfence confirm`"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("apply --confirm did not start waiting: %s", errb.String())
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
+		t.Errorf("the unconfirmed table is not in force after the kill (diff exit %d)", code)
+	}
+	code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor)
+	if code != exitUsage || !strings.Contains(errs, "was interrupted before it was confirmed") {
+		t.Errorf("apply with an interrupted confirm pending: exit %d, stderr %q", code, errs)
+	}
+	if code, out, _ := devfence(t, "status", "--netns", ns, "--state-dir", state); code != exitOK || !strings.Contains(out, "was interrupted") {
+		t.Errorf("status: exit %d:\n%s", code, out)
+	}
+	if code, _, errs := devfence(t, "rollback", "--netns", ns, "--state-dir", state); code != exitOK {
+		t.Fatalf("rollback: exit %d: %s", code, errs)
+	}
+	if code, _, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
+		t.Errorf("rollback did not restore the previous table (diff exit %d)", code)
+	}
+	if code, _, errs := devfence(t, "confirm", "--state-dir", state); code != exitUsage || !strings.Contains(errs, "no apply is waiting for confirmation") {
+		t.Errorf("confirm with nothing pending: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestKernelCommandsNeedCapNetAdmin: without CAP_NET_ADMIN every command
+// that talks to the kernel prints the one line naming the capability and
+// exits 2. Each runs on a locked thread that entered a test namespace and
+// dropped the capability (see TestWatchNeedsCapNetAdmin). apply is left to
+// TestNeedCapNetAdminProcess: it reads the live table on another goroutine,
+// hence another thread, which keeps the capability in this setting.
+func TestKernelCommandsNeedCapNetAdmin(t *testing.T) {
+	ns := nltest.NS(t)
+	state := t.TempDir()
+	for _, args := range [][]string{
+		{"diff", babyMonitor},
+		{"status"},
+		{"rollback", "--state-dir", state},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			var out, errb bytes.Buffer
+			done := make(chan int, 1)
+			go func() {
+				runtime.LockOSThread() // never unlocked: the runtime discards the thread
+				if err := enterAndDropCapNetAdmin(filepath.Join(nltest.Dir, ns)); err != nil {
+					t.Error(err)
+					done <- -1
+					return
+				}
+				done <- run(append([]string{"devfence"}, args...), &out, &errb)
+			}()
+			if code := <-done; code != exitUsage {
+				t.Errorf("exit %d, want %d (stderr %q)", code, exitUsage, errb.String())
+			}
+			if want := "devfence needs CAP_NET_ADMIN (run as root)\n"; !strings.HasSuffix(errb.String(), want) {
+				t.Errorf("stderr %q, want it to end with %q", errb.String(), want)
+			}
+		})
+	}
+}
+
+// TestNeedCapNetAdminProcess: the same as whole processes whose bounding
+// set lacks CAP_NET_ADMIN (setpriv), so no thread has the capability.
+func TestNeedCapNetAdminProcess(t *testing.T) {
+	ns := nltest.NS(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	state := t.TempDir()
+	for _, args := range [][]string{
+		{"apply", "--netns", ns, "--state-dir", state, babyMonitor},
+		{"diff", "--netns", ns, babyMonitor},
+		{"status", "--netns", ns},
+		{"rollback", "--netns", ns, "--state-dir", state},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			cmd := exec.Command(setpriv, append([]string{"--inh-caps=-all", "--bounding-set=-net_admin", "--",
+				os.Args[0], "-test.run=^TestWatchHelperProcess$", "--"}, args...)...)
+			cmd.Env = append(os.Environ(), helperEnv+"=1")
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage {
+				t.Fatalf("%v, want exit %d (stderr %q)", err, exitUsage, errb.String())
+			}
+			if errb.String() != "devfence needs CAP_NET_ADMIN (run as root)\n" || out.Len() != 0 {
+				t.Errorf("stdout %q, stderr %q", out.String(), errb.String())
+			}
+		})
+	}
+}

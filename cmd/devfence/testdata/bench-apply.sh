@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench-apply.sh [N] [RUNS]: whole-process `devfence apply` of a profile with
+# N network entries (default 100000) against `nft -f` of its compiled text,
+# each into an empty network namespace, RUNS times (default 5), interleaved;
+# prints the medians and their ratio. Needs root, nft, ip and go. The profile
+# is examples/baby-monitor.yaml plus a network "big" of N addresses
+# (10.0.0.1, 10.0.0.3, ...) that egress.allow cloud-api may reach, the same
+# file BenchmarkApplyVsNft writes. See docs/BENCHMARKS.md.
+set -euo pipefail
+n=${1:-100000}
+runs=${2:-5}
+cd "$(dirname "$0")/../../.."
+
+tmp=$(mktemp -d)
+nsa=dfbench-apply-$$ nsb=dfbench-nft-$$
+cleanup() { ip netns del "$nsa" 2>/dev/null || true; ip netns del "$nsb" 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+ip netns add "$nsa"
+ip netns add "$nsb"
+
+go build -o "$tmp/devfence" ./cmd/devfence
+awk -v n="$n" '
+	{ print prev_is_api && $0 == "      to: [vendor-cloud]" ? "      to: [vendor-cloud, big]" : $0 }
+	$0 == "networks:" {
+		print "  big:"
+		for (i = 0; i < n; i++) {
+			a = 167772160 + 2 * i + 1
+			printf "    - %d.%d.%d.%d\n", int(a / 16777216), int(a / 65536) % 256, int(a / 256) % 256, a % 256
+		}
+	}
+	{ prev_is_api = ($0 == "    - name: cloud-api") }
+' examples/baby-monitor.yaml >"$tmp/big.yaml"
+max=--max-size=16777216
+"$tmp/devfence" compile "$max" "$tmp/big.yaml" >"$tmp/big.nft"
+
+ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+dev=() nft=()
+for ((i = 0; i < runs; i++)); do
+	ip netns exec "$nsa" nft delete table inet devfence 2>/dev/null || true
+	ip netns exec "$nsb" nft delete table inet devfence 2>/dev/null || true
+	rm -rf "$tmp/state"
+	t=$(date +%s%N)
+	"$tmp/devfence" apply --netns "$nsa" --state-dir "$tmp/state" "$max" "$tmp/big.yaml" 2>/dev/null
+	dev+=("$(ms "$t")")
+	t=$(date +%s%N)
+	ip netns exec "$nsb" nft -f "$tmp/big.nft"
+	nft+=("$(ms "$t")")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+d=$(median "${dev[@]}") f=$(median "${nft[@]}")
+echo "devfence apply: ${dev[*]} ms (median $d)"
+echo "nft -f:         ${nft[*]} ms (median $f)"
+awk -v d="$d" -v f="$f" 'BEGIN { printf "ratio: %.2f\n", d / f }'

@@ -1,0 +1,389 @@
+package device
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	vnl "github.com/vishvananda/netlink"
+
+	"github.com/devfence/devfence/rules"
+	"github.com/devfence/devfence/rules/netlink"
+	"github.com/devfence/devfence/rules/netlink/nltest"
+)
+
+// env is a fresh namespace with a connection and a state dir.
+type env struct {
+	ns    string
+	conn  *netlink.Conn
+	state string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ns := nltest.NS(t)
+	c, err := netlink.Open(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &env{ns: ns, conn: c, state: filepath.Join(t.TempDir(), "state")}
+}
+
+func example(t *testing.T, name string) *rules.Table {
+	t.Helper()
+	for _, p := range nltest.Examples(t) {
+		if filepath.Base(p) == name+".yaml" {
+			return nltest.Compile(t, p)
+		}
+	}
+	t.Fatalf("no example %s", name)
+	return nil
+}
+
+func (e *env) apply(t *testing.T, tbl *rules.Table, opt Options) (Result, error) {
+	t.Helper()
+	opt.StateDir = e.state
+	return Apply(e.conn, tbl, opt)
+}
+
+func (e *env) mustApply(t *testing.T, tbl *rules.Table) Result {
+	t.Helper()
+	res, err := e.apply(t, tbl, Options{})
+	if err != nil {
+		t.Fatalf("apply %s: %v", tbl.Ref(), err)
+	}
+	return res
+}
+
+// live renders the live table, "" when there is none.
+func (e *env) live(t *testing.T, tbl *rules.Table) string {
+	t.Helper()
+	live, err := e.conn.Read(tbl.Family, tbl.Name)
+	if errors.Is(err, netlink.ErrNoTable) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return live.String()
+}
+
+func (e *env) wantLive(t *testing.T, want *rules.Table, ref *rules.Table) {
+	t.Helper()
+	w := ""
+	if want != nil {
+		w = want.String()
+	}
+	if d := cmp.Diff(w, e.live(t, ref)); d != "" {
+		t.Errorf("live table (-want +got):\n%s", d)
+	}
+}
+
+// TestApplyTwice: an unchanged profile sends no transaction (the ruleset
+// generation stays), so elements the datapath added survive.
+func TestApplyTwice(t *testing.T) {
+	nltest.RequireNFT(t)
+	e := newEnv(t)
+	tbl := example(t, "baby-monitor")
+	if res := e.mustApply(t, tbl); !res.Changed || res.Stats.Rules == 0 {
+		t.Fatalf("first apply: %+v", res)
+	}
+	nltest.NFT(t, e.ns, "", "add", "element", "inet", "devfence", "consent_v4", "{ 192.168.1.20 }")
+	gen, err := e.conn.Generation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.mustApply(t, example(t, "baby-monitor"))
+	if res.Changed {
+		t.Errorf("second apply of the same profile sent a transaction: %+v", res)
+	}
+	if g, _ := e.conn.Generation(); g != gen {
+		t.Errorf("ruleset generation moved from %d to %d", gen, g)
+	}
+	st, err := Status(e.conn, "inet", "devfence", tbl, e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Consent) != 1 || st.Consent[0].Address != "192.168.1.20" || st.Consent[0].Expires <= 0 {
+		t.Errorf("consent after the second apply: %+v, want 192.168.1.20 still there", st.Consent)
+	}
+	if st.Matches == nil || !*st.Matches {
+		t.Errorf("status says the table does not match its profile")
+	}
+}
+
+func TestApplyChange(t *testing.T) {
+	e := newEnv(t)
+	e.mustApply(t, example(t, "baby-monitor"))
+	plug := example(t, "smart-plug")
+	if res := e.mustApply(t, plug); !res.Changed {
+		t.Fatal("a different profile sent nothing")
+	}
+	e.wantLive(t, plug, plug)
+}
+
+// TestConfirmTimeout: without `devfence confirm` the previous table comes
+// back; on a first apply that means no table.
+func TestConfirmTimeout(t *testing.T) {
+	t.Run("previous table", func(t *testing.T) {
+		e := newEnv(t)
+		old := example(t, "baby-monitor")
+		e.mustApply(t, old)
+		_, err := e.apply(t, example(t, "smart-plug"), Options{Confirm: 300 * time.Millisecond, Poll: 20 * time.Millisecond})
+		if !errors.Is(err, ErrNotConfirmed) {
+			t.Fatalf("apply: %v, want ErrNotConfirmed", err)
+		}
+		e.wantLive(t, old, old)
+		assertNoState(t, e.state, pendingFile)
+	})
+	t.Run("first apply", func(t *testing.T) {
+		e := newEnv(t)
+		tbl := example(t, "baby-monitor")
+		_, err := e.apply(t, tbl, Options{Confirm: 300 * time.Millisecond, Poll: 20 * time.Millisecond})
+		if !errors.Is(err, ErrNotConfirmed) {
+			t.Fatalf("apply: %v, want ErrNotConfirmed", err)
+		}
+		e.wantLive(t, nil, tbl)
+	})
+}
+
+func assertNoState(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			t.Errorf("state file %s left behind", n)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		if strings.HasSuffix(en.Name(), "."+outcomeConfirmed) || strings.HasSuffix(en.Name(), "."+outcomeExpired) ||
+			strings.HasSuffix(en.Name(), "."+outcomeRolledBack) {
+			t.Errorf("claim file %s left behind", en.Name())
+		}
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	e := newEnv(t)
+	e.mustApply(t, example(t, "baby-monitor"))
+	plug := example(t, "smart-plug")
+	done := make(chan error, 1)
+	var res Result
+	go func() {
+		var err error
+		res, err = e.apply(t, plug, Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+		done <- err
+	}()
+	waitFor(t, filepath.Join(e.state, pendingFile))
+	if err := Confirm(e.state); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || !res.Confirmed {
+			t.Fatalf("apply after confirm: %+v, %v", res, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("apply did not see the confirmation")
+	}
+	e.wantLive(t, plug, plug)
+	assertNoState(t, e.state, pendingFile)
+	if err := Confirm(e.state); !errors.Is(err, ErrNothingPending) {
+		t.Errorf("second confirm: %v, want ErrNothingPending", err)
+	}
+}
+
+func waitFor(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s did not appear", path)
+}
+
+func TestRollback(t *testing.T) {
+	t.Run("after apply", func(t *testing.T) {
+		e := newEnv(t)
+		old := example(t, "baby-monitor")
+		e.mustApply(t, old)
+		e.mustApply(t, example(t, "smart-plug"))
+		r, err := Rollback(e.conn, e.state, nil)
+		if err != nil || !r.Existed {
+			t.Fatalf("rollback: %+v, %v", r, err)
+		}
+		e.wantLive(t, old, old)
+		if _, err := Rollback(e.conn, e.state, nil); !errors.Is(err, ErrNothingSaved) {
+			t.Errorf("second rollback: %v, want ErrNothingSaved", err)
+		}
+	})
+	t.Run("while apply waits", func(t *testing.T) {
+		e := newEnv(t)
+		old := example(t, "baby-monitor")
+		e.mustApply(t, old)
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.apply(t, example(t, "smart-plug"), Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+			done <- err
+		}()
+		waitFor(t, filepath.Join(e.state, pendingFile))
+		if _, err := Rollback(e.conn, e.state, nil); err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		if err := <-done; !errors.Is(err, ErrRolledBack) {
+			t.Errorf("waiting apply: %v, want ErrRolledBack", err)
+		}
+		e.wantLive(t, old, old)
+		assertNoState(t, e.state, pendingFile)
+	})
+	t.Run("first apply", func(t *testing.T) {
+		e := newEnv(t)
+		tbl := example(t, "baby-monitor")
+		e.mustApply(t, tbl)
+		if _, err := Rollback(e.conn, e.state, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.wantLive(t, nil, tbl)
+	})
+}
+
+// TestInterruptedConfirm: an apply killed while it waits leaves its
+// pending state; the next apply refuses until confirm or rollback.
+func TestInterruptedConfirm(t *testing.T) {
+	e := newEnv(t)
+	old := example(t, "baby-monitor")
+	e.mustApply(t, old)
+	live, err := e.conn.Read("inet", "devfence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := save("inet", "devfence", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a killed `apply --confirm` leaves: its pending state, with the
+	// new table in force.
+	s.Pend = &pendingInfo{ID: "dead", PID: 0, Deadline: time.Now().Add(-time.Minute)}
+	if err := os.MkdirAll(e.state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeState(e.state, pendingFile, s); err != nil {
+		t.Fatal(err)
+	}
+	e.mustApplyOrPending(t, example(t, "smart-plug"))
+	var pe *PendingError
+	if _, err := e.apply(t, example(t, "thermostat"), Options{}); !errors.As(err, &pe) || pe.Alive {
+		t.Fatalf("apply with an interrupted confirm pending: %v, want a PendingError", err)
+	}
+	if _, err := Rollback(e.conn, e.state, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.wantLive(t, old, old)
+	assertNoState(t, e.state, pendingFile)
+}
+
+func (e *env) mustApplyOrPending(t *testing.T, tbl *rules.Table) {
+	t.Helper()
+	var pe *PendingError
+	if _, err := e.apply(t, tbl, Options{}); !errors.As(err, &pe) {
+		t.Fatalf("apply: %v, want a PendingError", err)
+	}
+}
+
+// TestOtherTables: apply, an unconfirmed apply and rollback never touch a
+// table devfence does not own.
+func TestOtherTables(t *testing.T) {
+	nltest.RequireNFT(t)
+	e := newEnv(t)
+	nltest.NFT(t, e.ns, "table ip other {\n\tset s { type ipv4_addr; elements = { 192.0.2.1 } }\n\tchain c { type filter hook output priority 10; policy accept; ip daddr @s counter; }\n}\n", "-f", "-")
+	before := nltest.NFT(t, e.ns, "", "list", "table", "ip", "other")
+	e.mustApply(t, example(t, "baby-monitor"))
+	e.mustApply(t, example(t, "smart-plug"))
+	e.apply(t, example(t, "thermostat"), Options{Confirm: 100 * time.Millisecond, Poll: 10 * time.Millisecond})
+	if _, err := Rollback(e.conn, e.state, nil); err != nil {
+		t.Fatal(err)
+	}
+	if after := nltest.NFT(t, e.ns, "", "list", "table", "ip", "other"); after != before {
+		t.Errorf("table ip other changed:\n%s", cmp.Diff(before, after))
+	}
+}
+
+// TestStatusQuotas: real packets through the output chain create quota
+// elements; status shows each destination's use against its budget, and
+// the drop counters.
+func TestStatusQuotas(t *testing.T) {
+	e := newEnv(t)
+	tbl := example(t, "baby-monitor")
+	e.mustApply(t, tbl)
+	// The device's address on a veth link (this kernel may lack dummy),
+	// so packets to the resolver (192.168.1.1) leave through the output
+	// hook with a local source.
+	err := nltest.Do(e.ns, func() error {
+		lo, err := vnl.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		if err := vnl.LinkSetUp(lo); err != nil {
+			return err
+		}
+		if err := vnl.LinkAdd(&vnl.Veth{LinkAttrs: vnl.LinkAttrs{Name: "eth0"}, PeerName: "eth1"}); err != nil {
+			return err
+		}
+		d, err := vnl.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		addr, _ := vnl.ParseAddr("192.168.1.2/24")
+		if err := vnl.AddrAdd(d, addr); err != nil {
+			return err
+		}
+		if err := vnl.LinkSetUp(d); err != nil {
+			return err
+		}
+		for _, dst := range []string{"192.168.1.1:53", "192.168.1.1:9"} {
+			c, err := net.Dial("udp4", dst)
+			if err != nil {
+				return err
+			}
+			c.Write(make([]byte, 1000)) // DNS: metered and accepted; port 9: dropped
+			c.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Status(e.conn, "inet", "devfence", tbl, e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dns *Quota
+	for i, q := range st.Quotas {
+		if q.Set == "quota_dns_v4" {
+			dns = &st.Quotas[i]
+		}
+	}
+	if dns == nil || len(dns.Peers) != 1 {
+		t.Fatalf("quota_dns_v4 in status: %+v", st.Quotas)
+	}
+	if u := dns.Peers[0]; u.Key != "192.168.1.1" || u.Used < 1000 || u.Budget != 64<<10 || u.Resets <= 0 || u.Resets > Duration(10*time.Minute) {
+		t.Errorf("the resolver's DNS quota: %+v, want 1028 of 65536 bytes used, reset within 10m", u)
+	}
+	if len(st.Drops) != 2 || st.Drops[0].Chain != "input" || st.Drops[1].Chain != "output" || st.Drops[1].Packets == 0 {
+		t.Errorf("drop counters: %+v, want the datagram to port 9 counted in output", st.Drops)
+	}
+	text := st.Text()
+	t.Logf("status:\n%s", text)
+	for _, want := range []string{"table inet devfence: in force, matches the profile\n", "192.168.1.1", "1KiB of 64KiB used", "dropped in output: 1 packets"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status text lacks %q:\n%s", want, text)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package device
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devfence/devfence/rules"
+)
+
+// Report is the state of devfence's table: whether it is in force and
+// matches the profile, who consents, how much of each quota is used, and
+// what the final drop rules counted.
+type Report struct {
+	Table   string `json:"table"`
+	InForce bool   `json:"in_force"`
+	// Matches is nil when no profile was given.
+	Matches   *bool         `json:"matches_profile,omitempty"`
+	Profile   string        `json:"profile,omitempty"`
+	Consent   []Peer        `json:"consenting_peers"`
+	Quotas    []Quota       `json:"quotas"`
+	Drops     []DropCounter `json:"drops"`
+	Pending   *Pending      `json:"pending_confirmation,omitempty"`
+	Unmatched int           `json:"unrecognised_statements,omitempty"`
+}
+
+// Peer is a consenting peer and how long its consent lasts without more
+// packets of its consent session.
+type Peer struct {
+	Address string   `json:"address"`
+	Set     string   `json:"set"`
+	Expires Duration `json:"expires_in"`
+}
+
+// Quota is one metered budget: a dynamic set whose elements carry quotas.
+type Quota struct {
+	Set     string      `json:"set"`
+	Comment string      `json:"comment,omitempty"`
+	Budget  uint64      `json:"budget_bytes"`
+	Window  Duration    `json:"window"`
+	Peers   []QuotaUsed `json:"peers"`
+}
+
+// QuotaUsed is what one destination (or family, for egress.total) used.
+type QuotaUsed struct {
+	Key    string   `json:"key"`
+	Used   uint64   `json:"used_bytes"`
+	Budget uint64   `json:"budget_bytes"`
+	Resets Duration `json:"resets_in"`
+}
+
+// DropCounter is the counter of a chain's final drop rule.
+type DropCounter struct {
+	Chain   string `json:"chain"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Pending is an unconfirmed apply.
+type Pending struct {
+	PID      int       `json:"pid"`
+	Deadline time.Time `json:"deadline"`
+	Waiting  bool      `json:"waiting"`
+	Profile  string    `json:"profile,omitempty"`
+}
+
+// Duration marshals as Go duration text ("59m12s").
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).Round(time.Second).String() }
+
+// MarshalJSON writes the duration as its text, which carries its unit.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// Status reads the live table family/name and, if profile is not nil,
+// compares it with the compiled profile. A missing table is a report with
+// InForce false, not an error.
+func Status(k Kernel, family, name string, profile *rules.Table, stateDir string) (*Report, error) {
+	r := &Report{Table: family + " " + name, Consent: []Peer{}, Quotas: []Quota{}, Drops: []DropCounter{}}
+	live, err := readLive(k, family, name)
+	if err != nil {
+		return nil, err
+	}
+	if profile != nil {
+		m := live != nil && live.String() == profile.String()
+		r.Matches = &m
+	}
+	if dir, err := stateDirIfExists(stateDir); err == nil {
+		if s, err := readState(filepath.Join(dir, pendingFile)); err == nil && s.Pend != nil {
+			pe := pendingError(s).(*PendingError)
+			r.Pending = &Pending{PID: pe.PID, Deadline: pe.Deadline, Waiting: pe.Alive, Profile: pe.Profile}
+		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if live == nil {
+		return r, nil
+	}
+	r.InForce = true
+
+	// The rules say which sets hold consent (updated without a quota) and
+	// which meter (added to with a quota); the names are the compiler's
+	// business.
+	consent, quotas := map[string]bool{}, map[string]uint64{}
+	for _, ch := range live.Chains {
+		for _, rule := range ch.Rules {
+			for _, s := range rule.Stmts {
+				switch s := s.(type) {
+				case rules.DynsetUpdate:
+					if s.Quota > 0 {
+						quotas[s.Set] = s.Quota
+					} else if s.Op == rules.SetUpdate {
+						consent[s.Set] = true
+					}
+				case rules.Raw:
+					r.Unmatched++
+				}
+			}
+		}
+	}
+	for _, s := range live.Sets {
+		switch {
+		case consent[s.Name]:
+			for _, e := range s.Elements {
+				r.Consent = append(r.Consent, Peer{Address: e.String(), Set: s.Name, Expires: Duration(e.Expires)})
+			}
+		case quotas[s.Name] > 0:
+			q := Quota{Set: s.Name, Comment: s.Comment, Budget: quotas[s.Name], Window: Duration(s.Timeout), Peers: []QuotaUsed{}}
+			for _, e := range s.Elements {
+				key := e.String()
+				if s.Key == rules.KeyNFProto {
+					key = map[byte]string{2: "ipv4", 10: "ipv6"}[e.Proto]
+				}
+				q.Peers = append(q.Peers, QuotaUsed{Key: key, Used: e.QuotaUsed, Budget: e.QuotaMax, Resets: Duration(e.Expires)})
+			}
+			slices.SortFunc(q.Peers, func(a, b QuotaUsed) int { return cmp.Or(cmp.Compare(b.Used, a.Used), strings.Compare(a.Key, b.Key)) })
+			r.Quotas = append(r.Quotas, q)
+		}
+	}
+	slices.SortFunc(r.Consent, func(a, b Peer) int { return strings.Compare(a.Address, b.Address) })
+	for _, ch := range live.Chains {
+		if ch.Hook != rules.HookInput && ch.Hook != rules.HookOutput {
+			continue
+		}
+		for i := len(ch.Rules) - 1; i >= 0; i-- {
+			if c, ok := dropCounter(ch.Rules[i]); ok {
+				r.Drops = append(r.Drops, DropCounter{Chain: ch.Name, Packets: c.Packets, Bytes: c.Bytes})
+				break
+			}
+		}
+	}
+	return r, nil
+}
+
+// dropCounter finds `counter ... drop` in a rule.
+func dropCounter(r *rules.Rule) (rules.Counter, bool) {
+	var c *rules.Counter
+	for _, s := range r.Stmts {
+		switch s := s.(type) {
+		case rules.Counter:
+			c = &s
+		case rules.Verdict:
+			if s.Kind == rules.Drop && c != nil {
+				return *c, true
+			}
+		}
+	}
+	return rules.Counter{}, false
+}
+
+// Text is the report for a person.
+func (r *Report) Text() string {
+	var b strings.Builder
+	if !r.InForce {
+		fmt.Fprintf(&b, "table %s: not in force\n", r.Table)
+	} else {
+		fmt.Fprintf(&b, "table %s: in force", r.Table)
+		if r.Matches != nil {
+			if *r.Matches {
+				fmt.Fprintf(&b, ", matches the profile")
+			} else {
+				fmt.Fprintf(&b, ", DIFFERS from the profile (see devfence diff)")
+			}
+		}
+		b.WriteString("\n")
+	}
+	if p := r.Pending; p != nil {
+		if p.Waiting {
+			fmt.Fprintf(&b, "pending: apply (pid %d) waits for `devfence confirm` until %s\n", p.PID, p.Deadline.Local().Format(time.TimeOnly))
+		} else {
+			fmt.Fprintf(&b, "pending: an unconfirmed apply (pid %d, deadline %s) was interrupted: run devfence confirm or devfence rollback\n",
+				p.PID, p.Deadline.Local().Format(time.DateTime))
+		}
+	}
+	if !r.InForce {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "consenting peers: %d\n", len(r.Consent))
+	for _, p := range r.Consent {
+		fmt.Fprintf(&b, "  %-40s %s left\n", p.Address, p.Expires)
+	}
+	for _, q := range r.Quotas {
+		label := q.Comment
+		if label == "" {
+			label = q.Set
+		}
+		fmt.Fprintf(&b, "quota %s (set %s): %d in use\n", label, q.Set, len(q.Peers))
+		for _, u := range q.Peers {
+			fmt.Fprintf(&b, "  %-40s %s of %s used, resets in %s\n", u.Key, iec(u.Used), iec(u.Budget), u.Resets)
+		}
+	}
+	for _, d := range r.Drops {
+		fmt.Fprintf(&b, "dropped in %s: %d packets, %s\n", d.Chain, d.Packets, iec(d.Bytes))
+	}
+	if r.Unmatched > 0 {
+		fmt.Fprintf(&b, "note: %d statements in the live table are not devfence's (see devfence diff)\n", r.Unmatched)
+	}
+	return b.String()
+}
+
+// iec writes a byte count with an IEC unit, as profiles do.
+func iec(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v, i := float64(n), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", v), "0"), ".") + units[i]
+}
