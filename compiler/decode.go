@@ -29,7 +29,7 @@ func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 	})
 }
 
-// visit resolves aliases and charges the budget; it records where path is.
+// visit resolves aliases and charges the budget.
 func (d *decoder) visit(n *yaml.Node, path string) *yaml.Node {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -37,9 +37,6 @@ func (d *decoder) visit(n *yaml.Node, path string) *yaml.Node {
 	d.budget--
 	if d.budget < 0 {
 		panic(errBudget{})
-	}
-	if _, seen := d.src.pos[path]; !seen {
-		d.src.pos[path] = Pos{n.Line, n.Column}
 	}
 	return n
 }
@@ -78,7 +75,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		v.Set(reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content)))
 		for i, item := range n.Content {
-			d.decode(item, v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			d.decode(item, v.Index(i), index(path, i))
 		}
 	case reflect.String:
 		if s, ok := d.scalar(n, path, "!!str", "a string"); ok {
@@ -132,7 +129,6 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(key, kpath, "unknown field %q%s", name, suggest(name, fields))
 			continue
 		}
-		d.src.pos[kpath] = Pos{key.Line, key.Column}
 		d.decode(val, v.Field(idx), kpath)
 	}
 }
@@ -182,6 +178,9 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// index is path[i], built without fmt: it runs once per list entry.
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 func join(path, name string) string {
 	if path == "" {
@@ -246,6 +245,8 @@ func (d *decoder) raw(n *yaml.Node) any {
 // an interface, without building a decoder per scalar.
 func scalarValue(n *yaml.Node) any {
 	switch n.Tag {
+	case "!!str":
+		return n.Value
 	case "!!null":
 		return nil
 	case "!!bool":

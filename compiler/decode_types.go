@@ -122,7 +122,6 @@ func (ns *Networks) decodeYAML(d *decoder, n *yaml.Node, path string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
 		npath := path + "." + key.Value
-		d.src.pos[npath] = Pos{key.Line, key.Column}
 		if seen[key.Value] {
 			d.errorf(key, npath, "network %q is defined twice", key.Value)
 			continue
@@ -138,7 +137,7 @@ func (ns *Networks) decodeYAML(d *decoder, n *yaml.Node, path string) {
 		if val.Kind == yaml.SequenceNode {
 			nw.Entries = make([]Address, len(val.Content))
 			for j, item := range val.Content {
-				d.decode(item, reflectValue(&nw.Entries[j]), fmt.Sprintf("%s[%d]", npath, j))
+				d.decode(item, reflectValue(&nw.Entries[j]), index(npath, j))
 			}
 		} else {
 			d.errorf(val, npath, "expected a list of addresses and CIDRs, got %s", describe(val))
@@ -157,7 +156,7 @@ func (t *Targets) decodeYAML(d *decoder, n *yaml.Node, path string) {
 		return
 	}
 	for i, item := range n.Content {
-		ipath := fmt.Sprintf("%s[%d]", path, i)
+		ipath := index(path, i)
 		item = d.visit(item, ipath)
 		s, ok := d.scalar(item, ipath, "!!str", "a network name or CIDR")
 		if !ok {

@@ -53,7 +53,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Parse decodes and checks a profile held in memory; file names it in diagnostics.
 func Parse(file string, data []byte) (p *Profile, err error) {
-	src := &Source{File: file, pos: map[string]Pos{"": {1, 1}}}
+	src := &Source{File: file}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -80,6 +80,7 @@ func Parse(file string, data []byte) (p *Profile, err error) {
 		}
 	}()
 	root := doc.Content[0]
+	src.root = root
 	prof := Defaults()
 	prof.Source = src
 	d.decode(root, reflect.ValueOf(&prof).Elem(), "")

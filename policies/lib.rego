@@ -91,21 +91,30 @@ port_range(p) := [to_number(trim_space(lo)), to_number(trim_space(hi))] if {
 }
 
 # whole_internet(cidr) holds for a prefix of length zero: 0.0.0.0/0 or ::/0,
-# however the address part is spelt.
+# however the address part is spelt. A suffix test, not a parse: it runs
+# once per network entry, and networks can hold 100,000 of them.
 whole_internet(cidr) if {
 	is_string(cidr)
-	[_, bits] := split(cidr, "/")
-	to_number(trim_space(bits)) == 0
+	endswith(trim_space(cidr), "/0")
+}
+
+# internet_cidrs[name] lists the /0 prefixes network name holds. As a rule
+# of its own it is evaluated once per check, not once per rule naming the
+# network.
+internet_cidrs[name] := cidrs if {
+	some name, entries in input.networks
+	is_array(entries)
+	cidrs := [c | some c in entries; whole_internet(c)]
+	count(cidrs) > 0
 }
 
 # internet_via(entry) says how one `to`/`from` list entry covers the whole
 # internet: by being a /0, or by naming a network that holds one.
 internet_via(entry) := entry if whole_internet(entry)
 
-internet_via(entry) := sprintf("network %q holds %s", [entry, concat(" and ", cidrs)]) if {
+internet_via(entry) := sprintf("network %q holds %s", [entry, concat(" and ", internet_cidrs[entry])]) if {
 	is_string(entry)
-	cidrs := [c | some c in input.networks[entry]; whole_internet(c)]
-	count(cidrs) > 0
+	internet_cidrs[entry]
 }
 
 # reaches_internet(targets) says how a `to` value covers the whole internet.
