@@ -11,16 +11,16 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/nftables"
 	mnl "github.com/mdlayher/netlink"
-	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -45,9 +45,6 @@ type Conn struct {
 	// nftables.Conn drops what it cannot decode and never shows the quota
 	// state of dynamic set elements.
 	nl *mnl.Conn
-
-	linkMu sync.Mutex
-	links  *vnl.Handle
 }
 
 // Open connects to nf_tables in the named network namespace
@@ -146,12 +143,6 @@ func (c *Conn) Close() error {
 	if c.nl != nil {
 		err = c.nl.Close()
 	}
-	c.linkMu.Lock()
-	if c.links != nil {
-		c.links.Close()
-		c.links = nil
-	}
-	c.linkMu.Unlock()
 	c.closeNS()
 	return err
 }
@@ -256,15 +247,18 @@ func (c *Conn) ifIndex(name string) (uint32, error) {
 	if name == "lo" {
 		return 1, nil
 	}
-	h, err := c.linkHandle()
-	if err != nil {
-		return 0, err
-	}
-	l, err := h.LinkByName(name)
+	var idx int
+	err := c.inNS(func() error {
+		ifi, err := net.InterfaceByName(name)
+		if err == nil {
+			idx = ifi.Index
+		}
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("interface %q: %w", name, err)
 	}
-	return uint32(l.Attrs().Index), nil
+	return uint32(idx), nil
 }
 
 // ifName is the reverse of ifIndex, for decoding; ok is false when the
@@ -273,35 +267,46 @@ func (c *Conn) ifName(index uint32) (string, bool) {
 	if index == 1 {
 		return "lo", true
 	}
-	h, err := c.linkHandle()
-	if err != nil {
-		return "", false
-	}
-	l, err := h.LinkByIndex(int(index))
-	if err != nil {
-		return "", false
-	}
-	return l.Attrs().Name, true
+	var name string
+	err := c.inNS(func() error {
+		ifi, err := net.InterfaceByIndex(int(index))
+		if err == nil {
+			name = ifi.Name
+		}
+		return err
+	})
+	return name, err == nil
 }
 
-func (c *Conn) linkHandle() (*vnl.Handle, error) {
-	c.linkMu.Lock()
-	defer c.linkMu.Unlock()
-	if c.links != nil {
-		return c.links, nil
+// inNS runs fn on a thread in the connection's namespace, so that the
+// standard library's interface lookups (which open their own rtnetlink
+// socket) see that namespace's links. The thread's own namespace is
+// restored before it is unlocked; if that fails the thread stays locked
+// and the runtime discards it.
+func (c *Conn) inNS(fn func() error) error {
+	if c.nsFd < 0 {
+		return fn()
 	}
-	var (
-		h   *vnl.Handle
-		err error
-	)
-	if c.nsFd >= 0 {
-		h, err = vnl.NewHandleAt(netns.NsHandle(c.nsFd))
-	} else {
-		h, err = vnl.NewHandle()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rtnetlink: %w", err)
-	}
-	c.links = h
-	return h, nil
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(netns.NsHandle(c.nsFd)); err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		err = fn()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
 }

@@ -312,6 +312,32 @@ func TestHandRules(t *testing.T) {
 	}
 }
 
+// TestInterfaceNames: interface matches resolve names to indexes in the
+// connection's namespace, both ways, for links other than loopback.
+func TestInterfaceNames(t *testing.T) {
+	nltest.RequireNFT(t)
+	ns := nltest.NS(t)
+	if out, err := nltest.Run(ns, "", "ip", "link", "add", "wan0", "type", "veth", "peer", "name", "wan1"); err != nil {
+		t.Fatalf("ip link add: %v\n%s", err, out)
+	}
+	c := open(t, ns)
+	apply(t, c, &rules.Table{Family: "inet", Name: "devfence", Chains: []*rules.Chain{
+		{Name: "input", Hook: rules.HookInput, Policy: rules.Drop, Rules: []*rules.Rule{
+			{Stmts: []rules.Stmt{rules.Meta{Key: rules.MetaIIF, Value: "wan0"}, rules.Verdict{Kind: rules.Drop}}},
+		}},
+	}})
+	if out := nltest.NFT(t, ns, "", "list", "chain", "inet", "devfence", "input"); !strings.Contains(out, `iif "wan0" drop`) {
+		t.Errorf("nft lists the rule as:\n%s", out)
+	}
+	live, err := c.Read("inet", "devfence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := live.Chains[0].Rules[0].String(); got != `iif "wan0" drop` {
+		t.Errorf("read back as %q", got)
+	}
+}
+
 // TestRefusedExpression: the kernel points at the expression it refused
 // (extended ack); the error names it, its set and the rule.
 func TestRefusedExpression(t *testing.T) {
