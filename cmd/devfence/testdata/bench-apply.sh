@@ -2,7 +2,8 @@
 # bench-apply.sh [N] [RUNS]: whole-process `devfence apply` of a profile with
 # N network entries (default 100000) against `nft -f` of its compiled text,
 # each into an empty network namespace, RUNS times (default 5), interleaved;
-# prints the medians and their ratio. Needs root, nft, ip and go. The profile
+# prints the medians of wall time and peak RSS (/usr/bin/time) and their
+# ratios. Needs root, nft, ip and go. The profile
 # is examples/baby-monitor.yaml plus a network "big" of N addresses
 # (10.0.0.1, 10.0.0.3, ...) that egress.allow cloud-api may reach, the same
 # file BenchmarkApplyVsNft writes. See docs/BENCHMARKS.md.
@@ -33,21 +34,19 @@ awk -v n="$n" '
 max=--max-size=16777216
 "$tmp/devfence" compile "$max" "$tmp/big.yaml" >"$tmp/big.nft"
 
-ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
-dev=() nft=()
+# run FILE CMD...: runs CMD under /usr/bin/time, appending "seconds kbytes".
+run() { local out=$1; shift; /usr/bin/time -f '%e %M' -a -o "$out" "$@" >/dev/null 2>&1; }
 for ((i = 0; i < runs; i++)); do
 	ip netns exec "$nsa" nft delete table inet devfence 2>/dev/null || true
 	ip netns exec "$nsb" nft delete table inet devfence 2>/dev/null || true
 	rm -rf "$tmp/state"
-	t=$(date +%s%N)
-	"$tmp/devfence" apply --netns "$nsa" --state-dir "$tmp/state" "$max" "$tmp/big.yaml" 2>/dev/null
-	dev+=("$(ms "$t")")
-	t=$(date +%s%N)
-	ip netns exec "$nsb" nft -f "$tmp/big.nft"
-	nft+=("$(ms "$t")")
+	run "$tmp/dev.times" "$tmp/devfence" apply --netns "$nsa" --state-dir "$tmp/state" "$max" "$tmp/big.yaml"
+	run "$tmp/nft.times" ip netns exec "$nsb" nft -f "$tmp/big.nft"
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
-d=$(median "${dev[@]}") f=$(median "${nft[@]}")
-echo "devfence apply: ${dev[*]} ms (median $d)"
-echo "nft -f:         ${nft[*]} ms (median $f)"
-awk -v d="$d" -v f="$f" 'BEGIN { printf "ratio: %.2f\n", d / f }'
+median() { sort -n | sed -n "$(((runs + 1) / 2))p"; }
+dw=$(cut -d' ' -f1 "$tmp/dev.times" | median) dm=$(cut -d' ' -f2 "$tmp/dev.times" | median)
+fw=$(cut -d' ' -f1 "$tmp/nft.times" | median) fm=$(cut -d' ' -f2 "$tmp/nft.times" | median)
+echo "N=$n runs=$runs"
+echo "devfence apply: wall $dw s, peak RSS $dm KiB (medians)"
+echo "nft -f:         wall $fw s, peak RSS $fm KiB (medians)"
+awk -v dw="$dw" -v fw="$fw" -v dm="$dm" -v fm="$fm" 'BEGIN { printf "ratio devfence/nft: wall %.2f, peak RSS %.2f\n", dw / fw, dm / fm }'
