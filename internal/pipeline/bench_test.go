@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/devfence/devfence/compiler"
@@ -71,4 +72,34 @@ func (c checker) Check(ctx context.Context, p *compiler.Profile) (compiler.Diagn
 		return nil, err
 	}
 	return r.Denies, nil
+}
+
+// BenchmarkFleet compiles 1,000 profiles per iteration with Batch on all
+// cores, as `devfence compile --out-dir` does, and reports profiles/s.
+//
+//	go test ./internal/pipeline -run '^$' -bench Fleet -benchtime 5x
+func BenchmarkFleet(b *testing.B) {
+	dir, out := b.TempDir(), b.TempDir()
+	const n = 1000
+	paths := make([]string, n)
+	for i := range n {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("device-%04d.yaml", i))
+		os.WriteFile(paths[i], []byte(fleetProfile(i)), 0o644)
+	}
+	ctx := context.Background()
+	eng, err := policies.New(ctx, policies.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt := pipeline.Options{Policies: checker{eng}}
+	var rate []float64
+	for b.Loop() {
+		_, sum, err := pipeline.Batch(ctx, paths, out, opt, nil)
+		if err != nil || sum.Failed > 0 {
+			b.Fatalf("batch: %v, %d failed", err, sum.Failed)
+		}
+		rate = append(rate, sum.PerSecond())
+	}
+	slices.Sort(rate)
+	b.ReportMetric(rate[len(rate)/2], "profiles/s")
 }
