@@ -53,7 +53,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Parse decodes and checks a profile held in memory; file names it in diagnostics.
 func Parse(file string, data []byte) (p *Profile, err error) {
-	src := &Source{File: file}
+	src := &Source{File: file, size: len(data)}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -81,12 +81,15 @@ func Parse(file string, data []byte) (p *Profile, err error) {
 	}()
 	root := doc.Content[0]
 	src.root = root
+	// Measure what aliases would expand to before anything expands them:
+	// a "billion laughs" file is refused in time linear in its size.
+	// An alias needs a '*', so most files skip the walk.
+	if bytes.IndexByte(data, '*') >= 0 && expandedSize(root, map[*yaml.Node]int{}, d.budget) > d.budget {
+		return nil, Diagnostics{src.At("", "YAML aliases expand past what the file's size allows (an alias bomb?); refusing the file")}
+	}
 	prof := Defaults()
 	prof.Source = src
 	d.decode(root, reflect.ValueOf(&prof).Elem(), "")
-	if raw, ok := d.raw(root).(map[string]any); ok {
-		src.Raw = raw
-	}
 	d.diags = append(d.diags, unlessReported(check(&prof), d.diags)...)
 	if len(d.diags) > 0 {
 		slices.SortStableFunc(d.diags, func(a, b Diagnostic) int {
@@ -95,6 +98,28 @@ func Parse(file string, data []byte) (p *Profile, err error) {
 		return nil, d.diags
 	}
 	return &prof, nil
+}
+
+// expandedSize counts the nodes of n with aliases expanded, memoised per
+// node so that shared anchors are measured once; it stops counting past
+// limit, so the sum cannot overflow.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, limit int) int {
+	if n.Kind == yaml.AliasNode {
+		return expandedSize(n.Alias, memo, limit)
+	}
+	if size, ok := memo[n]; ok {
+		return size
+	}
+	memo[n] = limit + 1 // a node that contains itself is infinite
+	size := 1
+	for _, c := range n.Content {
+		if size += expandedSize(c, memo, limit); size > limit {
+			size = limit + 1
+			break
+		}
+	}
+	memo[n] = size
+	return size
 }
 
 // unlessReported drops the semantic findings about a field that already failed

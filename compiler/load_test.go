@@ -110,8 +110,8 @@ log: {drops: 0}
 	if pos := p.Source.Position("consent.idle"); pos != (compiler.Pos{Line: 1, Column: 1}) {
 		t.Errorf("an absent field should fall back to the document start, got %+v", pos)
 	}
-	if p.Source.Raw["egress"] == nil {
-		t.Errorf("raw document lacks egress: %v", p.Source.Raw)
+	if p.Source.Document()["egress"] == nil {
+		t.Errorf("raw document lacks egress: %v", p.Source.Document())
 	}
 }
 

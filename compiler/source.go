@@ -3,6 +3,7 @@ package compiler
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -10,13 +11,43 @@ import (
 // Pos is a 1-based line and column in a profile file.
 type Pos struct{ Line, Column int }
 
-// Source is a loaded profile file: its name, the document as plain data (the
-// input that Rego policies see, as conftest would parse it), and its YAML
-// tree, from which positions are found when a diagnostic needs one.
+// Source is a loaded profile file: its name and its YAML tree, from which
+// positions are found when a diagnostic needs one, and the document as plain
+// data when policies need it.
 type Source struct {
 	File string
-	Raw  map[string]any
 	root *yaml.Node
+	size int // bytes, which bound the alias expansion of Document
+
+	once sync.Once
+	doc  map[string]any
+}
+
+// Document is the profile as plain data, as written and without defaults:
+// the input Rego policies see, as conftest would parse the file. It is built
+// on first use, so commands that check no policies (the device build) never
+// pay for a second copy of a large profile.
+func (s *Source) Document() map[string]any {
+	s.once.Do(func() {
+		s.doc = map[string]any{}
+		if s.root == nil {
+			return
+		}
+		// Decoding already walked every node within this budget; twice
+		// that cannot be exceeded by a profile that loaded.
+		d := &decoder{src: s, budget: 2 * (4*s.size + 1024)}
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(errBudget); !ok {
+					panic(r)
+				}
+			}
+		}()
+		if m, ok := d.raw(s.root).(map[string]any); ok {
+			s.doc = m
+		}
+	})
+	return s.doc
 }
 
 // Position returns where path ("egress.allow[2].quota") is in the file: the

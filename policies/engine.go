@@ -173,16 +173,13 @@ func New(ctx context.Context, opt Options) (*Engine, error) {
 // built-in ones and those that organisation policies add to policy_ids.
 func (e *Engine) PolicyIDs() []string { return slices.Clone(e.ids) }
 
-// Check evaluates the policies with the profile as written (p.Source.Raw,
+// Check evaluates the policies with the profile as written (p.Source.Document(),
 // without defaults, as conftest sees it) as input.
 func (e *Engine) Check(ctx context.Context, p *compiler.Profile) (*Report, error) {
 	if p == nil || p.Source == nil {
 		return nil, errors.New("check: the profile has no source document")
 	}
-	raw := p.Source.Raw
-	if raw == nil {
-		raw = map[string]any{}
-	}
+	raw := p.Source.Document()
 	input, err := ast.InterfaceToValue(raw)
 	if err != nil {
 		return nil, fmt.Errorf("check %s: convert profile for Rego: %w", p.Source.File, err)

@@ -137,7 +137,7 @@ func TestWaiverSilencesAndIsReported(t *testing.T) {
 	}
 
 	// Without its waivers, the same profile is denied.
-	delete(p.Source.Raw, "waivers")
+	delete(p.Source.Document(), "waivers")
 	p.Waivers = nil
 	r = check(t, e, p)
 	got := lines(r.Denies)
@@ -197,7 +197,7 @@ func TestOrganisationPolicies(t *testing.T) {
 	}
 
 	p := load(t, "examples/baby-monitor.yaml")
-	delete(p.Source.Raw["device"].(map[string]any), "description")
+	delete(p.Source.Document()["device"].(map[string]any), "description")
 	r := check(t, e, p)
 	want := "examples/baby-monitor.yaml:1:1: the asset register allows no service on port 8443 (acme.cameras)\n" +
 		"examples/baby-monitor.yaml:7:3: device.description: every device needs a description for the asset register (acme-description)\n"
@@ -206,7 +206,7 @@ func TestOrganisationPolicies(t *testing.T) {
 	}
 
 	// An organisation's id can be waived like a built-in one.
-	p.Source.Raw["waivers"] = []any{map[string]any{"policy": "acme-description", "reason": "described in the vendor's datasheet"}}
+	p.Source.Document()["waivers"] = []any{map[string]any{"policy": "acme-description", "reason": "described in the vendor's datasheet"}}
 	p.Waivers = []compiler.Waiver{{Policy: "acme-description", Reason: "described in the vendor's datasheet"}}
 	r = check(t, e, p)
 	want = "examples/baby-monitor.yaml:1:1: the asset register allows no service on port 8443 (acme.cameras)\n"
