@@ -19,7 +19,7 @@ trap cleanup EXIT
 ip netns add "$nsa"
 ip netns add "$nsb"
 
-go build -o "$tmp/devfence" ./cmd/devfence
+go build ${TAGS:+-tags "$TAGS"} -o "$tmp/devfence" ./cmd/devfence
 awk -v n="$n" '
 	{ print prev_is_api && $0 == "      to: [vendor-cloud]" ? "      to: [vendor-cloud, big]" : $0 }
 	$0 == "networks:" {
