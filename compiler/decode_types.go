@@ -95,13 +95,19 @@ func looksLikeAddress(s string) bool {
 // more likely a mistyped network name than a host.
 var hostRE = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\.?$`)
 
+// IsHostName reports whether a network entry is read as a DNS host name
+// (resolved at apply) rather than an address or CIDR.
+func IsHostName(s string) bool {
+	return !looksLikeAddress(s) && len(s) <= 253 && hostRE.MatchString(s)
+}
+
 // decodeYAML reads a network entry: an address, a CIDR or a host name.
 func (a *Address) decodeYAML(d *decoder, n *yaml.Node, path string) {
 	s, ok := d.scalar(n, path, "!!str", "an address, CIDR or host name")
 	if !ok {
 		return
 	}
-	if !looksLikeAddress(s) && hostRE.MatchString(s) && len(s) <= 253 {
+	if IsHostName(s) {
 		*a = Address{Host: strings.ToLower(strings.TrimSuffix(s, "."))}
 		return
 	}

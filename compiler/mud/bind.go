@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/devfence/devfence/compiler"
 )
 
 // ParseBind reads one --bind flag: NAME=CIDR[,CIDR...]. Each entry is a CIDR
@@ -98,6 +100,13 @@ func (c *converter) bind(binds map[string][]string) error {
 			return err
 		}
 		n.addrs = addrs
+	}
+	// A DNS name needs no bind: devfence resolves host names in networks
+	// at apply and keeps them current with refresh.
+	for _, n := range nets {
+		if host, ok := strings.CutPrefix(n.key, "dns:"); ok && len(n.addrs) == 0 && compiler.IsHostName(host) {
+			n.addrs = []string{host}
+		}
 	}
 	return nil
 }

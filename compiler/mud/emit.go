@@ -74,8 +74,9 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 	}
 	for _, n := range c.netList {
 		if strings.HasPrefix(n.key, "dns:") {
-			b.WriteString("#\n# MUD leaves name resolution to the network: add an egress rule to the\n")
-			b.WriteString("# device's DNS resolver if it must resolve the names above itself.\n")
+			b.WriteString("#\n# DNS names stay names: devfence apply resolves them (and refresh keeps\n")
+			b.WriteString("# them current) on the device, which therefore needs an egress rule to its\n")
+			b.WriteString("# DNS resolver; MUD leaves name resolution to the network.\n")
 			break
 		}
 	}
