@@ -1,0 +1,264 @@
+package traffic
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/devfence/devfence/compiler"
+	_ "github.com/devfence/devfence/internal/golden" // every test binary accepts -update
+	"github.com/devfence/devfence/internal/netlab"
+	"github.com/devfence/devfence/internal/pipeline"
+	"github.com/devfence/devfence/policies"
+	"github.com/devfence/devfence/rules"
+)
+
+// How profiles are put in force.
+//
+// The suite must exercise the product's apply path, `devfence apply
+// --netns NAME --state-dir DIR PROFILE`, which loads, checks (policies) and
+// compiles the profile and sends the table to the kernel in one netlink
+// transaction. TestMain builds the CLI once per run and every applyProfile
+// runs it against the device's namespace.
+//
+// While cmd/devfence/apply.go does not exist in the tree there is no apply
+// command to run; applyProfile then builds the profile through the same
+// runner the CLI uses (internal/pipeline: load, built-in policies, compile)
+// and loads rules.Replace(table) — the identical table, replaced in one
+// atomic nft transaction — with `nft -f` inside the device namespace. The
+// packets see the same ruleset either way; only the encoder differs (nft's
+// instead of rules/netlink's).
+//
+// DEVFENCE_TRAFFIC_APPLY=cli makes the fallback an error (for CI once the
+// command exists); DEVFENCE_TRAFFIC_APPLY=nft forces the fallback.
+const envApply = "DEVFENCE_TRAFFIC_APPLY"
+
+const (
+	applyCLI = "devfence apply"
+	applyNFT = "nft -f (pipeline.Build + rules.Replace)"
+)
+
+var applier struct {
+	mode   string // applyCLI or applyNFT
+	bin    string // the built CLI (applyCLI)
+	reason string // why this mode
+	err    error  // set when the product's apply exists but cannot be used
+	tmp    string // scratch directory of this run
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "devfence-traffic-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "traffic:", err)
+		return 2
+	}
+	defer os.RemoveAll(tmp)
+	applier.tmp = tmp
+	setUpApply(tmp)
+	return m.Run()
+}
+
+// setUpApply decides how profiles are applied and builds the CLI when the
+// apply command exists. It does nothing expensive when the kernel tests
+// will skip anyway.
+func setUpApply(tmp string) {
+	applier.mode, applier.reason = applyNFT, "not decided"
+	switch strings.ToLower(os.Getenv(netlab.EnvKernelTests)) {
+	case "skip", "off", "0", "false":
+		return
+	}
+	if netlab.KernelAvailable() != nil {
+		return
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		applier.err = err
+		return
+	}
+	force := strings.ToLower(os.Getenv(envApply))
+	_, statErr := os.Stat(filepath.Join(root, "cmd", "devfence", "apply.go"))
+	switch {
+	case force == "nft":
+		applier.reason = envApply + "=nft"
+		return
+	case statErr != nil && force == "cli":
+		applier.err = fmt.Errorf("%s=cli but cmd/devfence/apply.go does not exist: %v", envApply, statErr)
+		return
+	case statErr != nil:
+		applier.reason = "cmd/devfence/apply.go does not exist yet"
+		return
+	}
+	bin := filepath.Join(tmp, "devfence")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./cmd/devfence")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		applier.err = fmt.Errorf("cmd/devfence/apply.go exists but `go build ./cmd/devfence` fails: %v\n%s", err, out)
+		return
+	}
+	applier.mode, applier.bin, applier.reason = applyCLI, bin, "cmd/devfence/apply.go exists"
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command(goTool(), "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the devfence module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	return "go"
+}
+
+var logModeOnce sync.Once
+
+// applyProfile puts the profile yaml in force on lab.Device through the
+// product's apply (see the comment on envApply). yaml is a text/template
+// over the lab (see expand), e.g. `{{.Viewer.V4}}`. Any refusal — a
+// malformed profile, a policy denial, a kernel error — fails the test.
+func applyProfile(t testing.TB, lab *netlab.Lab, yaml string) {
+	t.Helper()
+	if applier.err != nil {
+		t.Fatalf("cannot apply profiles: %v", applier.err)
+	}
+	logModeOnce.Do(func() {
+		fmt.Fprintf(os.Stderr, "traffic: profiles are applied with %s (%s)\n", applier.mode, applier.reason)
+	})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "profile.yaml")
+	if err := os.WriteFile(path, []byte(expand(t, lab, yaml)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if applier.mode == applyCLI {
+		applyWithCLI(t, lab, path)
+		return
+	}
+	applyWithNFT(t, lab, path)
+}
+
+var stateDirs sync.Map // *netlab.Lab -> string
+
+// stateDir is the --state-dir of one lab's device: one per device, as on a
+// real one, so consecutive applies see each other's saved state.
+func stateDir(t testing.TB, lab *netlab.Lab) string {
+	t.Helper()
+	if d, ok := stateDirs.Load(lab); ok {
+		return d.(string)
+	}
+	d, err := os.MkdirTemp(applier.tmp, "state-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actual, _ := stateDirs.LoadOrStore(lab, d)
+	return actual.(string)
+}
+
+func applyWithCLI(t testing.TB, lab *netlab.Lab, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, applier.bin, "apply",
+		"--netns", lab.Device.NetNS, "--state-dir", stateDir(t, lab), path)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("devfence apply %s: %v\n%s\nprofile:\n%s", path, err, out.String(), readFile(path))
+	}
+}
+
+var (
+	engineOnce sync.Once
+	engine     *policies.Engine
+	engineErr  error
+)
+
+type checker struct{ e *policies.Engine }
+
+func (c checker) Check(ctx context.Context, p *compiler.Profile) (compiler.Diagnostics, error) {
+	r, err := c.e.Check(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return r.Denies, nil
+}
+
+func applyWithNFT(t testing.TB, lab *netlab.Lab, path string) {
+	t.Helper()
+	engineOnce.Do(func() { engine, engineErr = policies.New(context.Background(), policies.Options{}) })
+	if engineErr != nil {
+		t.Fatalf("policies: %v", engineErr)
+	}
+	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Policies: checker{engine}})
+	if err != nil {
+		t.Fatalf("build %s: %v\nprofile:\n%s", path, err, readFile(path))
+	}
+	tx := rules.Replace(res.Table)
+	if err := tx.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := lab.Device.ExecInput(tx.String(), "nft", "-f", "-"); err != nil {
+		t.Fatalf("nft -f in %s: %v\n%s", lab.Device.NetNS, err, out)
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// expand fills a profile template with the lab's addresses. The data is the
+// lab itself ({{.Viewer.V4}}, {{.Cloud.V6}}, ...) plus:
+//
+//	{{victim4 N}} {{victim6 N}}   victim N's addresses
+//	{{.LAN4}} {{.LAN6}}           the LAN prefixes
+func expand(t testing.TB, lab *netlab.Lab, text string) string {
+	t.Helper()
+	victim := func(n int, f netlab.Family) (netip.Addr, error) {
+		if n < 0 || n >= len(lab.Victims) {
+			return netip.Addr{}, fmt.Errorf("the lab has %d victims, no victim %d", len(lab.Victims), n)
+		}
+		return lab.Victims[n].Addr(f), nil
+	}
+	tmpl, err := template.New("profile").Option("missingkey=error").Funcs(template.FuncMap{
+		"victim4": func(n int) (netip.Addr, error) { return victim(n, netlab.IPv4) },
+		"victim6": func(n int) (netip.Addr, error) { return victim(n, netlab.IPv6) },
+	}).Parse(text)
+	if err != nil {
+		t.Fatalf("profile template: %v", err)
+	}
+	data := struct {
+		*netlab.Lab
+		LAN4, LAN6 netip.Prefix
+	}{lab, netlab.LAN4, netlab.LAN6}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		t.Fatalf("profile template: %v", err)
+	}
+	return b.String()
+}

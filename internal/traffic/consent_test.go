@@ -1,0 +1,328 @@
+package traffic
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/devfence/devfence/internal/netlab"
+)
+
+// consentIdle is consent.idle in the consent profiles.
+const consentIdle = 2 * time.Second
+
+// consentProfile: the LAN may connect to a consent service; bulk is UDP
+// 5000-5100 to consenting peers; nothing else may go to the LAN.
+const consentProfile = `version: 1
+device: {name: traffic-consent}
+networks:
+  lan: ["{{.LAN4}}", "{{.LAN6}}"]
+inbound:
+  services:
+    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}
+egress:
+  quota: 64KiB/1h
+consent:
+  idle: 2s
+  peers: 16
+  bulk:
+    - {proto: udp, port: 5000-5100}
+`
+
+// bulkPort is a consent.bulk port.
+const bulkPort = 5000
+
+// bulkProbe sends one bulk datagram from the device and reports whether the
+// device's own output chain let it out (false: EPERM, a local drop). It is
+// the device-side view of "is dst consenting right now".
+func bulkProbe(t testing.TB, dev *netlab.Host, dst netip.Addr) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), okDial)
+	defer cancel()
+	c, err := dev.DialUDP(ctx, dst, bulkPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Write([]byte("probe"))
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("bulk probe to %s: %v", dst, err)
+	}
+	return err == nil
+}
+
+// TestBulkOnlyWhileConsenting: bulk to a peer flows only while it consents.
+// Before the viewer opens a session nothing arrives; during it (the viewer
+// keeps the session live) at least 95% arrives; when the viewer falls
+// silent consent lapses after consent.idle even though the device keeps
+// sending to it (traffic to the peer never extends consent); after the
+// session closes and consent.idle passes nothing arrives.
+func TestBulkOnlyWhileConsenting(t *testing.T) {
+	t.Parallel()
+	families(t, func(t *testing.T, fam netlab.Family) {
+		lab := netlab.New(t, netlab.WithVictims(0))
+		dev, viewer := lab.Device, lab.Viewer
+		svc := mustListenTCP(t, dev, 8443)
+		sink := mustListenUDP(t, viewer, bulkPort)
+		applyProfile(t, lab, consentProfile)
+		to := viewer.Addr(fam)
+		const size, count = 1000, 1000
+
+		// Before the session: nothing.
+		if sent := sendPaced(t, dev, to, bulkPort, size, 100); sent != 0 {
+			t.Errorf("before consent the device's output let %d bulk datagrams out", sent)
+		}
+		if n := settled(sink.Bytes); n != 0 {
+			t.Fatalf("before consent the viewer received %s of bulk", kib(n))
+		}
+
+		// During the session: the viewer connects and keeps talking.
+		c := mustConnect(t, viewer, dev.Addr(fam), 8443)
+		if _, err := c.Write([]byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.WaitBytes(1, arrive); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		hbDone := heartbeat(c, 250*time.Millisecond, stop)
+		sent := sendWindowed(t, dev, to, bulkPort, size, count, sink.Bytes)
+		want := int64(count * size * 95 / 100)
+		_ = sink.WaitBytes(want, arrive)
+		got := settled(sink.Bytes)
+		t.Logf("during consent: %d of %d datagrams left the device, %s arrived", sent, count, kib(got))
+		if got < want {
+			t.Fatalf("during consent only %s of %s arrived, want >= 95%%", kib(got), kib(int64(count*size)))
+		}
+
+		// Silent session: the device streams bulk, the viewer says nothing.
+		// Consent must lapse within consent.idle (+ slack) anyway.
+		close(stop)
+		<-hbDone
+		silentFrom := time.Now()
+		if err := netlab.Poll(consentIdle+5*time.Second, 50*time.Millisecond, func() (bool, error) {
+			return !bulkProbe(t, dev, to), nil
+		}); err != nil {
+			t.Fatalf("consent did not lapse %v after the viewer fell silent while the device kept sending: %v", time.Since(silentFrom), err)
+		}
+		t.Logf("consent lapsed %v after the viewer's last packet", time.Since(silentFrom).Round(10*time.Millisecond))
+
+		// The session's own packets refresh it: one more byte from the viewer
+		// makes bulk flow again (the session is still open).
+		if _, err := c.Write([]byte{'y'}); err != nil {
+			t.Fatal(err)
+		}
+		if err := netlab.Poll(arrive, 20*time.Millisecond, func() (bool, error) { return bulkProbe(t, dev, to), nil }); err != nil {
+			t.Fatalf("a packet of the live session did not renew consent: %v", err)
+		}
+
+		// Closed session: after consent.idle nothing gets through.
+		c.Close()
+		closedAt := time.Now()
+		if err := netlab.Poll(consentIdle+5*time.Second, 50*time.Millisecond, func() (bool, error) {
+			return !bulkProbe(t, dev, to), nil
+		}); err != nil {
+			t.Fatalf("consent still live %v after the session closed: %v", time.Since(closedAt), err)
+		}
+		before := settled(sink.Bytes)
+		if sent := sendPaced(t, dev, to, bulkPort, size, 100); sent != 0 {
+			t.Errorf("after the session the device's output let %d bulk datagrams out", sent)
+		}
+		if n := settled(sink.Bytes) - before; n != 0 {
+			t.Errorf("after the session closed and consent.idle passed, %s of bulk arrived", kib(n))
+		}
+	})
+}
+
+// TestSpoofedSYNGrantsNoConsent: a SYN with a forged source never makes
+// that source consenting, not even when it is retransmitted (same 4-tuple,
+// as any SYN whose SYN-ACK got no answer is) or followed by a blind ACK.
+//
+// The forged source is lan2's address: it is inside the consent service's
+// networks (so the device does answer the SYN) and it is a real host whose
+// bulk sink can count what the device sends it. lan2 is made provably
+// silent for the attack: a table in lan2's own namespace drops every
+// SYN-ACK it receives (counting them, which proves the device answered
+// the forged SYN) and every RST it would send, so nothing from lan2 can
+// complete or abort the forged handshake. Afterwards lan2 drops that table
+// and connects for real: bulk to it then flows (the positive control).
+func TestSpoofedSYNGrantsNoConsent(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		attack func(t *testing.T, lab *netlab.Lab, src, dst netip.Addr)
+	}{
+		{"syn", func(t *testing.T, lab *netlab.Lab, src, dst netip.Addr) {
+			for range 5 {
+				if err := lab.Attacker.SpoofSYN(src, dst, 8443); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"syn-retransmitted", func(t *testing.T, lab *netlab.Lab, src, dst netip.Addr) {
+			seg := netlab.TCPSegment{Src: src, Dst: dst, SrcPort: 40000 + uint16(rand.IntN(20000)), DstPort: 8443,
+				Seq: rand.Uint32(), Flags: netlab.FlagSYN}
+			for range 3 {
+				if err := lab.Attacker.SpoofTCP(seg); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(100 * time.Millisecond) // as a retransmission would: after the SYN-ACK
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			families(t, func(t *testing.T, fam netlab.Family) {
+				lab := netlab.New(t, netlab.WithVictims(0))
+				dev, lan2 := lab.Device, lab.LAN2
+				mustListenTCP(t, dev, 8443)
+				sink := mustListenUDP(t, lan2, bulkPort)
+				applyProfile(t, lab, consentProfile)
+				if err := lan2.NFT(silentTable); err != nil {
+					t.Fatal(err)
+				}
+				src, dst := lan2.Addr(fam), dev.Addr(fam)
+
+				tc.attack(t, lab, src, dst)
+				// The device answered the forged SYN (to lan2, who kept quiet).
+				if _, err := lan2.WaitNFTCounter("inet", "silent", "synack", 1, arrive); err != nil {
+					t.Fatalf("the device never answered the forged SYN, so the attack did not reach it: %v", err)
+				}
+				if c, err := lan2.NFTCounter("inet", "silent", "rst"); err != nil || c.Packets != 0 {
+					t.Fatalf("lan2 tried to send %d RSTs (%v); it must stay silent", c.Packets, err)
+				}
+
+				sent := sendPaced(t, dev, src, bulkPort, 1000, 50)
+				if n := settled(sink.Bytes); n != 0 || sent != 0 {
+					t.Errorf("after a forged SYN from %s's address the device sent %d bulk datagrams and %s arrived; want none",
+						lan2.Name, sent, kib(n))
+				}
+				set := "consent_v4"
+				if fam == netlab.IPv6 {
+					set = "consent_v6"
+				}
+				if setHas(t, lab, set, src) {
+					t.Errorf("%s holds the forged source %s", set, src)
+				}
+
+				// Positive control: lan2 connects for real and bulk flows.
+				if _, err := lan2.Exec("nft", "delete", "table", "inet", "silent"); err != nil {
+					t.Fatal(err)
+				}
+				c := mustConnect(t, lan2, dst, 8443)
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					t.Fatal(err)
+				}
+				if err := netlab.Poll(arrive, 20*time.Millisecond, func() (bool, error) { return bulkProbe(t, dev, src), nil }); err != nil {
+					t.Fatalf("positive control: a real session from %s did not make it consenting: %v", lan2.Name, err)
+				}
+				sendWindowed(t, dev, src, bulkPort, 1000, 50, sink.Bytes)
+				if err := sink.WaitBytes(45*1000, arrive); err != nil {
+					t.Fatalf("positive control: bulk to a real consenting peer: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// silentTable makes a host ignore SYN-ACKs and never send RSTs.
+const silentTable = `table inet silent {
+	counter synack {}
+	counter rst {}
+	chain input {
+		type filter hook input priority -300; policy accept;
+		tcp flags & (syn | ack) == syn | ack counter name "synack" drop
+	}
+	chain output {
+		type filter hook output priority -300; policy accept;
+		tcp flags & rst == rst counter name "rst" drop
+	}
+}
+`
+
+// handshakeProfile: the device may ask the cloud for consent on 4433; the
+// cloud must answer "220" first.
+const handshakeProfile = `version: 1
+device: {name: traffic-handshake}
+networks:
+  cloud: ["{{.Cloud.V4}}", "{{.Cloud.V6}}"]
+egress:
+  quota: 64KiB/1h
+consent:
+  idle: 2s
+  bulk:
+    - {proto: udp, port: 5000-5100}
+  handshakes:
+    - {name: upload, to: [cloud], port: 4433, clearToSend: "220"}
+`
+
+// TestCloudHandshakeClearToSend: the device connects to the cloud's
+// reserved port; bulk to the cloud flows only when the cloud's first reply
+// is the clear-to-send "220". With "500 no" the session itself works (the
+// device reads the reply), but nothing of the bulk arrives — not even when a
+// later reply of that session starts with "220" (here: the cloud echoes
+// what the device wrote), because only the first data bytes count.
+func TestCloudHandshakeClearToSend(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		banner string
+		later  string // written by the device after the banner; the cloud echoes it
+		flows  bool
+	}{
+		{"refused", "500 no\r\n", "", false},
+		{"refused-then-220", "500 no\r\n", "220 echoed\r\n", false},
+		{"clear-to-send", "220 ready\r\n", "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			families(t, func(t *testing.T, fam netlab.Family) {
+				lab := netlab.New(t, netlab.WithVictims(0))
+				dev, cloud := lab.Device, lab.Cloud
+				sink := mustListenUDP(t, cloud, bulkPort)
+				mustListenTCP(t, cloud, 4433, netlab.WithBanner([]byte(tc.banner)), netlab.WithEcho())
+				applyProfile(t, lab, handshakeProfile)
+				to := cloud.Addr(fam)
+				const size, count = 1000, 1000
+
+				c := mustConnect(t, dev, to, 4433)
+				if got, err := netlab.ReadN(c, len(tc.banner), arrive); err != nil || string(got) != tc.banner {
+					t.Fatalf("positive control: the device read %q (%v) from the cloud, want %q", got, err, tc.banner)
+				}
+				if tc.later != "" {
+					if _, err := c.Write([]byte(tc.later)); err != nil {
+						t.Fatal(err)
+					}
+					if got, err := netlab.ReadN(c, len(tc.later), arrive); err != nil || string(got) != tc.later {
+						t.Fatalf("the cloud echoed %q (%v), want %q", got, err, tc.later)
+					}
+				}
+				// The device keeps the session live; the cloud echoes.
+				stop := make(chan struct{})
+				hbDone := heartbeat(c, 250*time.Millisecond, stop)
+				defer func() { close(stop); <-hbDone }()
+				tries := 100 // a refused cloud gets a short burst, an accepting one the whole bulk
+				sent := sendPaced(t, dev, to, bulkPort, size, tries)
+				if tc.flows {
+					sent += sendWindowed(t, dev, to, bulkPort, size, count-tries, sink.Bytes)
+					tries = count
+				}
+				got := settled(sink.Bytes)
+				t.Logf("cloud said %q: %d of %d bulk datagrams left the device, %s arrived", tc.banner, sent, tries, kib(got))
+				if tc.flows {
+					if want := int64(count * size * 95 / 100); got < want {
+						t.Errorf("after clear-to-send only %s of %s arrived, want >= 95%%", kib(got), kib(int64(count*size)))
+					}
+				} else if got != 0 || sent != 0 {
+					t.Errorf("the cloud's first reply was %q, yet %d datagrams left the device and %s arrived", tc.banner, sent, kib(got))
+				}
+			})
+		})
+	}
+}
