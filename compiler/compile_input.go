@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/devfence/devfence/rules"
 )
@@ -18,10 +19,16 @@ func (c *compilation) input(ch *rules.Chain) {
 	add(rule(0, "invalid", rules.CtState{States: rules.CtInvalid}, drop()))
 
 	consent, services := c.consent, c.services
-	// Consent from an inbound service: only a packet in the original
-	// direction of an established connection, i.e. the client's ACK that
-	// completes the handshake or later. A spoofed SYN is ct state new and
-	// the device's own SYN-ACK is direction reply, so neither grants.
+	assured := rules.CtStatus{Bits: rules.CtAssured}
+	// Consent from an inbound service: only a packet from the client of a
+	// connection whose handshake has completed. ct state established is
+	// not enough: once the device has answered a SYN with its SYN-ACK,
+	// conntrack calls every later packet from the client established,
+	// including a retransmitted (or forged) SYN. ASSURED is set only when
+	// a valid ACK moves the connection from SYN_RECV to ESTABLISHED, which
+	// conntrack does before the input hook sees that ACK: so the third
+	// packet of the handshake grants, and neither a SYN, a repeated SYN,
+	// nor the device's own SYN-ACK (direction reply) does.
 	for i, s := range p.Inbound.Services {
 		if !s.Consent {
 			continue
@@ -33,17 +40,23 @@ func (c *compilation) input(ch *rules.Chain) {
 				rules.AddrMatch{Family: f, Field: rules.Src, Set: services[i][f]},
 				rules.CtDirection{Reply: false},
 				rules.CtState{States: rules.CtEstablished},
+				assured,
 				rules.DynsetUpdate{Op: rules.SetUpdate, Set: consent[f], Key: rules.Key{Family: f, Field: rules.Src}},
 			))
 		}
 	}
-	// Consent from a handshake the device made: the peer's reply on the
-	// reserved port, whose payload must start with clear-to-send if set.
+	// Consent from a handshake the device made: the peer's replies on the
+	// reserved port. They also require ASSURED, i.e. that the device's own
+	// TCP acknowledged the peer's SYN-ACK: a SYN-ACK alone (which conntrack
+	// accepts from anyone who guesses the device's port and lands in its
+	// window) grants nothing, and neither does data on a SYN-ACK. The cost
+	// is that consent starts with the peer's first packet after the
+	// handshake rather than with its SYN-ACK.
 	for i, h := range p.Consent.Handshakes {
 		hs := c.handshakes[i]
 		origin := fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name)
 		for _, f := range sortedFamilies(hs) {
-			base := []rules.Stmt{
+			session := []rules.Stmt{
 				port("tcp", rules.Src, h.Port),
 				rules.AddrMatch{Family: f, Field: rules.Src, Set: hs[f]},
 				rules.CtDirection{Reply: true},
@@ -51,14 +64,26 @@ func (c *compilation) input(ch *rules.Chain) {
 			}
 			grant := rules.DynsetUpdate{Op: rules.SetUpdate, Set: consent[f], Key: rules.Key{Family: f, Field: rules.Src}}
 			if h.ClearToSend == "" {
-				add(rule(f, origin+": consent", append(base, grant)...))
+				add(rule(f, origin+": consent", slices.Concat(session, []rules.Stmt{assured, grant})...))
 				continue
 			}
-			add(rule(f, origin+": clear-to-send", append(append(base, clearToSend(h.ClearToSend)...), grant)...))
+			// Clear-to-send must be the peer's first data bytes, not any
+			// later segment that happens to start with them (an echo of
+			// what the device wrote, say). The first reply segment that
+			// carries payload sets firstData on the connection (rule 2),
+			// and only a segment that finds the bit still clear may grant
+			// (rule 1, evaluated first, so the first data segment itself
+			// does). Setting a mark cannot fail, so no state can leave a
+			// later segment looking like the first one.
+			first := rules.CtMark{Mask: firstData, Value: 0}
+			add(rule(f, origin+": clear-to-send",
+				slices.Concat(session, []rules.Stmt{first, assured}, clearToSend(h.ClearToSend), []rules.Stmt{grant})...))
+			add(rule(f, origin+": first data",
+				slices.Concat(session, []rules.Stmt{first, rules.PayloadPresent{}, rules.CtMarkOr{Bits: firstData}})...))
 			// Later packets of the session keep a granted consent alive, but
 			// only for a peer that already said clear-to-send.
-			add(rule(f, origin+": refresh", append(base,
-				rules.AddrMatch{Family: f, Field: rules.Src, Set: consent[f]}, grant)...))
+			add(rule(f, origin+": refresh",
+				slices.Concat(session, []rules.Stmt{rules.AddrMatch{Family: f, Field: rules.Src, Set: consent[f]}, grant})...))
 		}
 	}
 
@@ -122,6 +147,17 @@ func (c *compilation) logAndDrop(add func(*rules.Rule), dir string) {
 	}
 	add(rule(0, "drop", rules.Counter{}, drop()))
 }
+
+// firstData is the conntrack mark bit that records that the peer of a
+// consent handshake has sent its first data. It is one bit, the highest,
+// set with `ct mark set ct mark | bit` so that the other 31 bits stay with
+// whatever other software (routers, VPNs) keeps in the connection mark; a
+// set keyed by `ct id` would share nothing, but nft 1.0.6 can declare such
+// a set only with `typeof ct id`, which its JSON parser cannot read and
+// google/nftables cannot write. If other software sets this bit on a
+// handshake connection, the device gets no clear-to-send consent from it
+// (fail closed); if it clears it, a later segment could grant.
+const firstData uint32 = 1 << 31
 
 // payloadChunk is the most bytes the kernel compares in one payload match.
 const payloadChunk = 16

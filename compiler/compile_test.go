@@ -73,19 +73,43 @@ func TestCompiledSemantics(t *testing.T) {
 				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct state new accept`}},
 		{name: "consent on a completed inbound handshake, before the established accept", chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured update @consent_v4 { ip saddr }`,
 				`ct state established,related accept`}},
+		// Finding A: after the device's SYN-ACK a retransmitted SYN is ct
+		// state established; only ASSURED (a valid ACK out of SYN_RECV)
+		// shows the handshake completed.
+		{name: "a repeated SYN grants nothing: service consent needs ct status assured", chain: "input",
+			want: []string{
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct direction original ct state established ct status assured update @consent_v6 { ip6 saddr }`},
+			wantNone: []string{"ct state established update @consent"}},
 		{name: "no consent without consent: true", patch: [2]string{"consent: true", "consent: false"}, chain: "input",
 			wantNone: []string{"dport 8443 ip saddr @svc_viewer_v4 ct direction"}},
 		{name: "clear-to-send matched on the transport payload", chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
 				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ip saddr @consent_v4 update @consent_v4 { ip saddr }`}},
-		{name: "handshake without clear-to-send grants on the peer's reply", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
-			want:     []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established update @consent_v4 { ip saddr }`},
+		// Finding D: only the peer's first data segment may grant. The
+		// grant needs the first-data bit clear, the next rule sets it on
+		// every segment with payload, in this order (so the first data
+		// segment itself still grants), and it only ever ORs in its bit.
+		{name: "clear-to-send only on the first data: grant, then mark first data, per family", patch: [2]string{"cloud: [203.0.113.10]", `cloud: [203.0.113.10, "2001:db8::10"]`}, chain: "input",
+			want: []string{
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 @ih,0,8 & 0x0 == 0x0 ct mark set ct mark | 0x80000000`,
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ip saddr @consent_v4 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv6 tcp sport 4433 ip6 saddr @hs_up_v6 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,24 0x323230 update @consent_v6 { ip6 saddr }`,
+				`meta nfproto ipv6 tcp sport 4433 ip6 saddr @hs_up_v6 ct direction reply ct state established ct mark & 0x80000000 == 0x0 @ih,0,8 & 0x0 == 0x0 ct mark set ct mark | 0x80000000`,
+				`meta nfproto ipv6 tcp sport 4433 ip6 saddr @hs_up_v6 ct direction reply ct state established ip6 saddr @consent_v6 update @consent_v6 { ip6 saddr }`,
+				`ct state established,related accept`},
+			wantNone: []string{"ct state established @ih", "ct mark set 0x", "ct mark set ct mark &"}},
+		{name: "no first-data mark without clear-to-send", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
+			wantNone: []string{"ct mark"}},
+		{name: "handshake without clear-to-send grants on the peer's replies after the handshake", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
+			want:     []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct status assured update @consent_v4 { ip saddr }`},
 			wantNone: []string{"@ih"}},
 		{name: "a long clear-to-send is compared 16 bytes at a time", patch: [2]string{`clearToSend: "220"`, `clearToSend: "220 ready for upload, v2"`}, chain: "input",
-			want: []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established @ih,0,128 0x32323020726561647920666f72207570 @ih,128,64 0x6c6f61642c207632 update @consent_v4 { ip saddr }`}},
+			want: []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,128 0x32323020726561647920666f72207570 @ih,128,64 0x6c6f61642c207632 update @consent_v4 { ip saddr }`}},
 		{name: "bulk to consenting peers within consent.bulk", chain: "output",
 			want: []string{`meta nfproto ipv4 ip daddr @consent_v4 udp dport 5000-5100 accept`}},
 		{name: "bulk of anything when consent.bulk is omitted", patch: [2]string{"  bulk: [{proto: udp, port: 5000-5100}]\n", ""}, chain: "output",
@@ -180,5 +204,45 @@ func TestCompiledSets(t *testing.T) {
 	}
 	if c := tbl.Chain("forward"); c.Policy != rules.Drop || len(c.Rules) != 0 {
 		t.Errorf("forward must drop everything: %+v", c)
+	}
+}
+
+// TestConsentGrantsNeedAssured: every input rule that grants consent either
+// needs an assured connection (the handshake completed) or refreshes a
+// peer that already consents; the output chain never grants (traffic to a
+// peer must not extend consent). Guards finding A against a new grant rule.
+func TestConsentGrantsNeedAssured(t *testing.T) {
+	for _, patch := range [][2]string{{}, {`, clearToSend: "220"`, ""}} {
+		yaml := strings.Replace(base, patch[0], patch[1], 1)
+		tbl := compile(t, yaml)
+		grants := 0
+		for _, r := range tbl.Chain("input").Rules {
+			var updates, assured, refresh bool
+			for _, s := range r.Stmts {
+				switch s := s.(type) {
+				case rules.DynsetUpdate:
+					updates = updates || strings.HasPrefix(s.Set, "consent_")
+				case rules.CtStatus:
+					assured = assured || s.Bits&rules.CtAssured != 0
+				case rules.AddrMatch:
+					refresh = refresh || strings.HasPrefix(s.Set, "consent_")
+				}
+			}
+			if !updates {
+				continue
+			}
+			grants++
+			if !assured && !refresh {
+				t.Errorf("rule %q grants consent without ct status assured", r)
+			}
+		}
+		if grants == 0 {
+			t.Error("no consent rule found")
+		}
+		for _, r := range tbl.Chain("output").Rules {
+			if strings.Contains(r.String(), "@consent_v4 {") || strings.Contains(r.String(), "@consent_v6 {") {
+				t.Errorf("output rule %q writes a consent set", r)
+			}
+		}
 	}
 }

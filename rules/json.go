@@ -146,7 +146,13 @@ type (
 		Prefix string `json:"prefix"`
 		Group  uint16 `json:"group"`
 	}
+	jMangle struct {
+		Key   any `json:"key"`
+		Value any `json:"value"`
+	}
 )
+
+func hex32(v uint32) string { return fmt.Sprintf("0x%x", v) }
 
 // obj is a one-key JSON object, the shape of every nft command, object,
 // statement and expression.
@@ -320,6 +326,28 @@ func stmtJSON(s Stmt) (any, error) {
 			right = names[0]
 		}
 		return match("in", obj("ct", obj("key", "state")), right), nil
+	case CtStatus:
+		names := s.names()
+		if len(names) == 0 {
+			return nil, fmt.Errorf("ct status match without bits: %w", errNoJSON)
+		}
+		// A flag test, like ct state.
+		var right any = names
+		if len(names) == 1 {
+			right = names[0]
+		}
+		return match("in", obj("ct", obj("key", "status")), right), nil
+	case CtMark:
+		// Hex strings, which nft parses as the integers they are, read
+		// better than 2147483648.
+		return match("==", obj("&", []any{obj("ct", obj("key", "mark")), hex32(s.Mask)}), hex32(s.Value)), nil
+	case CtMarkOr:
+		// nft's JSON name for a statement that writes a packet or
+		// connection field is "mangle".
+		return obj("mangle", jMangle{Key: obj("ct", obj("key", "mark")),
+			Value: obj("|", []any{obj("ct", obj("key", "mark")), hex32(s.Bits)})}), nil
+	case PayloadPresent:
+		return match("==", obj("&", []any{obj("payload", jPayloadRaw{Base: "ih", Offset: 0, Len: 8}), 0}), 0), nil
 	case CtDirection:
 		dir := "original"
 		if s.Reply {

@@ -72,7 +72,8 @@ const maxCmp = 16
 // everyStmt is a table that uses every statement and element form, for the
 // unit and kernel tests: ranges and prefixes in interval sets, negated and
 // literal matches, a numeric ICMP type, a burst, a clear-to-send as long as the kernel takes,
-// a masked IPv4 key and a set update without quota.
+// ct status and ct mark bit tests, a ct mark bit set, a payload-present
+// test, a masked IPv4 key and a set update without quota.
 func everyStmt() *rules.Table {
 	v4 := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	return &rules.Table{Family: "inet", Name: "devfence", Sets: []*rules.Set{
@@ -96,9 +97,19 @@ func everyStmt() *rules.Table {
 				rules.AddrMatch{Family: rules.IPv4, Field: rules.Src, Set: "peers_v4"},
 				rules.CtDirection{Reply: true},
 				rules.CtState{States: rules.CtEstablished},
+				rules.CtMark{Mask: 1 << 31},
+				rules.CtStatus{Bits: rules.CtAssured},
 				rules.InnerPayload{Data: bytes.Repeat([]byte("A"), maxCmp)},
 				rules.DynsetUpdate{Op: rules.SetUpdate, Set: "meter_v4", Key: rules.Key{Family: rules.IPv4, Field: rules.Src}},
 			}, Comment: "clear-to-send"},
+			{Stmts: []rules.Stmt{
+				rules.Meta{Key: rules.MetaNFProto, Value: "ipv4"},
+				rules.PortMatch{Proto: "tcp", Field: rules.Src, Lo: 4433, Hi: 4433},
+				rules.CtMark{Mask: 0x30, Value: 0x10},
+				rules.PayloadPresent{},
+				rules.CtMarkOr{Bits: 1 << 31},
+			}, Comment: "first data"},
+			{Stmts: []rules.Stmt{rules.CtStatus{Bits: rules.CtSeenReply | rules.CtAssured}, rules.Counter{}}},
 			{Stmts: []rules.Stmt{rules.ICMPType{Type: 13}, rules.Limit{Rate: 3, Unit: "hour", Burst: 10}, rules.Verdict{Kind: rules.Accept}}},
 			{Stmts: []rules.Stmt{
 				rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"},
@@ -142,6 +153,11 @@ func TestJSONStatements(t *testing.T) {
 		{rules.CtState{States: rules.CtNew}, `{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":"new"}}`},
 		{rules.CtState{States: rules.CtEstablished | rules.CtRelated}, `{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["established","related"]}}`},
 		{rules.CtDirection{}, `{"match":{"op":"==","left":{"ct":{"key":"direction"}},"right":"original"}}`},
+		{rules.CtStatus{Bits: rules.CtAssured}, `{"match":{"op":"in","left":{"ct":{"key":"status"}},"right":"assured"}}`},
+		{rules.CtStatus{Bits: rules.CtSeenReply | rules.CtAssured}, `{"match":{"op":"in","left":{"ct":{"key":"status"}},"right":["seen-reply","assured"]}}`},
+		{rules.CtMark{Mask: 1 << 31}, `{"match":{"op":"==","left":{"&":[{"ct":{"key":"mark"}},"0x80000000"]},"right":"0x0"}}`},
+		{rules.CtMarkOr{Bits: 1 << 31}, `{"mangle":{"key":{"ct":{"key":"mark"}},"value":{"|":[{"ct":{"key":"mark"}},"0x80000000"]}}}`},
+		{rules.PayloadPresent{}, `{"match":{"op":"==","left":{"&":[{"payload":{"base":"ih","offset":0,"len":8}},0]},"right":0}}`},
 		{rules.AddrMatch{Family: rules.IPv6, Field: rules.Dst, Set: "s"}, `{"match":{"op":"==","left":{"payload":{"protocol":"ip6","field":"daddr"}},"right":"@s"}}`},
 		{rules.AddrMatch{Family: rules.IPv4, Field: rules.Src, Prefix: netip.MustParsePrefix("127.0.0.0/8")}, `{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"127.0.0.0","len":8}}}}`},
 		{rules.AddrMatch{Family: rules.IPv6, Field: rules.Src, Prefix: netip.MustParsePrefix("::/128"), Neg: true}, `{"match":{"op":"!=","left":{"payload":{"protocol":"ip6","field":"saddr"}},"right":"::"}}`},

@@ -95,6 +95,71 @@ func (c CtState) String() string {
 	return "ct state " + strings.Join(names, ",")
 }
 
+// CtStatusBits is a bitmask of conntrack status bits (the kernel's IPS_*),
+// in the kernel's bit order.
+type CtStatusBits uint32
+
+const (
+	CtExpected  CtStatusBits = 1 << 0
+	CtSeenReply CtStatusBits = 1 << 1
+	// CtAssured is set by conntrack when a TCP connection's handshake has
+	// completed: a valid ACK moved it from SYN_RECV to ESTABLISHED (or a
+	// picked-up connection got a valid answer). A SYN, retransmitted or
+	// not, and a SYN-ACK never set it.
+	CtAssured   CtStatusBits = 1 << 2
+	CtConfirmed CtStatusBits = 1 << 3
+	CtSNAT      CtStatusBits = 1 << 4
+	CtDNAT      CtStatusBits = 1 << 5
+	CtDying     CtStatusBits = 1 << 9
+)
+
+// ctStatusNames are nft's names of the status bits, in bit order as nft
+// lists them.
+var ctStatusNames = []struct {
+	bit  CtStatusBits
+	name string
+}{{CtExpected, "expected"}, {CtSeenReply, "seen-reply"}, {CtAssured, "assured"}, {CtConfirmed, "confirmed"},
+	{CtSNAT, "snat"}, {CtDNAT, "dnat"}, {CtDying, "dying"}}
+
+// CtStatus matches a connection with any of the status bits set:
+// `ct status assured`.
+type CtStatus struct{ Bits CtStatusBits }
+
+func (c CtStatus) String() string { return "ct status " + strings.Join(c.names(), ",") }
+
+// names lists the bits by nft's names; a bit without one (which only a
+// rule read back from the kernel can hold) as a number, as nft lists and
+// reads it.
+func (c CtStatus) names() []string {
+	var names []string
+	rest := c.Bits
+	for _, s := range ctStatusNames {
+		if c.Bits&s.bit != 0 {
+			names = append(names, s.name)
+			rest &^= s.bit
+		}
+	}
+	for bit := CtStatusBits(1); rest != 0; bit <<= 1 {
+		if rest&bit != 0 {
+			names = append(names, fmt.Sprintf("0x%x", uint32(bit)))
+			rest &^= bit
+		}
+	}
+	return names
+}
+
+// CtMark matches bits of the connection's mark: `ct mark & 0x80000000 ==
+// 0x0`. Mask selects the bits, Value is what they must hold.
+type CtMark struct{ Mask, Value uint32 }
+
+func (c CtMark) String() string { return fmt.Sprintf("ct mark & 0x%x == 0x%x", c.Mask, c.Value) }
+
+// CtMarkOr sets bits of the connection's mark and keeps the others, which
+// may belong to other software: `ct mark set ct mark | 0x80000000`.
+type CtMarkOr struct{ Bits uint32 }
+
+func (c CtMarkOr) String() string { return fmt.Sprintf("ct mark set ct mark | 0x%x", c.Bits) }
+
 // CtDirection matches the packet's direction in its connection.
 type CtDirection struct{ Reply bool }
 
@@ -220,6 +285,14 @@ type InnerPayload struct {
 func (p InnerPayload) String() string {
 	return fmt.Sprintf("@ih,%d,%d 0x%s", p.Offset*8, len(p.Data)*8, hex.EncodeToString(p.Data))
 }
+
+// PayloadPresent matches a packet that carries at least one byte of
+// transport payload. It loads the first payload byte (`@ih,0,8`), which the
+// kernel cannot do when there is none, and that ends the rule; the mask of
+// 0 makes every byte match. nft keeps the load, mask and compare as written.
+type PayloadPresent struct{}
+
+func (PayloadPresent) String() string { return "@ih,0,8 & 0x0 == 0x0" }
 
 // FibSaddrLocal matches whether the source address is one of this host's.
 type FibSaddrLocal struct{ Neg bool }
@@ -347,21 +420,25 @@ type Raw struct{ Text string }
 
 func (r Raw) String() string { return r.Text }
 
-func (Meta) stmt()          {}
-func (CtState) stmt()       {}
-func (CtDirection) stmt()   {}
-func (AddrMatch) stmt()     {}
-func (PortMatch) stmt()     {}
-func (ICMPType) stmt()      {}
-func (HopLimit) stmt()      {}
-func (InnerPayload) stmt()  {}
-func (FibSaddrLocal) stmt() {}
-func (DynsetUpdate) stmt()  {}
-func (Limit) stmt()         {}
-func (Log) stmt()           {}
-func (Counter) stmt()       {}
-func (Verdict) stmt()       {}
-func (Raw) stmt()           {}
+func (Meta) stmt()           {}
+func (CtState) stmt()        {}
+func (CtStatus) stmt()       {}
+func (CtMark) stmt()         {}
+func (CtMarkOr) stmt()       {}
+func (PayloadPresent) stmt() {}
+func (CtDirection) stmt()    {}
+func (AddrMatch) stmt()      {}
+func (PortMatch) stmt()      {}
+func (ICMPType) stmt()       {}
+func (HopLimit) stmt()       {}
+func (InnerPayload) stmt()   {}
+func (FibSaddrLocal) stmt()  {}
+func (DynsetUpdate) stmt()   {}
+func (Limit) stmt()          {}
+func (Log) stmt()            {}
+func (Counter) stmt()        {}
+func (Verdict) stmt()        {}
+func (Raw) stmt()            {}
 
 // quote makes s an nft string literal. nft strings have no escapes, so
 // characters that could end the string or the statement are replaced: a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 
 	"github.com/devfence/devfence/rules"
@@ -154,6 +155,46 @@ func TestIntervalElements(t *testing.T) {
 		}
 		if d := cmp.Diff(fmt.Sprint(elems), fmt.Sprint(norm)); d != "" {
 			t.Errorf("%v: read back (-want +got):\n%s", tc.elems, d)
+		}
+	}
+}
+
+// TestDecodeNearMisses: expressions that look like a ct bit test, a ct
+// mark bit set or the payload-present test but mean something else must
+// not decode as those statements (a misread would hide a live rule's
+// meaning); the encoder refuses the forms nft would not generate.
+func TestDecodeNearMisses(t *testing.T) {
+	ne := binaryutil.NativeEndian.PutUint32
+	ct := func(k expr.CtKey) *expr.Ct { return &expr.Ct{Register: 1, Key: k} }
+	bw := func(mask, xor []byte) *expr.Bitwise {
+		return &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(mask)), Mask: mask, Xor: xor}
+	}
+	cmpOp := func(op expr.CmpOp, d []byte) *expr.Cmp { return &expr.Cmp{Op: op, Register: 1, Data: d} }
+	for _, tc := range []struct {
+		name  string
+		exprs []expr.Any
+	}{
+		{"mark test with an xor", []expr.Any{ct(expr.CtKeyMARK), bw(ne(1<<31), ne(1)), cmpOp(expr.CmpOpEq, ne(0))}},
+		{"mark test with neq", []expr.Any{ct(expr.CtKeyMARK), bw(ne(1<<31), ne(0)), cmpOp(expr.CmpOpNeq, ne(0))}},
+		{"mark write that clears other bits", []expr.Any{ct(expr.CtKeyMARK), bw(ne(0xffff0000), ne(1)), &expr.Ct{Register: 1, SourceRegister: true, Key: expr.CtKeyMARK}}},
+		{"status bits clear (not assured)", []expr.Any{ct(expr.CtKeySTATUS), bw(ne(4), ne(0)), cmpOp(expr.CmpOpEq, ne(0))}},
+		{"payload byte at offset 1", []expr.Any{&expr.Payload{DestRegister: 1, Base: payloadBaseInner, Offset: 1, Len: 1}, bw([]byte{0}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
+		{"payload byte bit test", []expr.Any{&expr.Payload{DestRegister: 1, Base: payloadBaseInner, Offset: 0, Len: 1}, bw([]byte{1}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
+	} {
+		stmts := decodeExprs(wire(t, tc.exprs), loopback{})
+		if len(stmts) != 1 {
+			t.Errorf("%s: decoded as %d statements %v, want one raw", tc.name, len(stmts), stmts)
+			continue
+		}
+		if _, ok := stmts[0].(rules.Raw); !ok {
+			t.Errorf("%s: decoded as %T %q, want raw", tc.name, stmts[0], stmts[0])
+		}
+	}
+	for _, s := range []rules.Stmt{
+		rules.CtStatus{}, rules.CtMark{Mask: ^uint32(0), Value: 1}, rules.CtMark{Mask: 0}, rules.CtMark{Mask: 1, Value: 2}, rules.CtMarkOr{},
+	} {
+		if _, err := encodeStmts([]rules.Stmt{s}, nil, nil); err == nil {
+			t.Errorf("%#v encoded without error", s)
 		}
 	}
 }

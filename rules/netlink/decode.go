@@ -192,14 +192,37 @@ func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
 		return nil, 0
 	}
 	switch c.Key {
-	case expr.CtKeySTATE:
-		b, ok := d.at(1).(*expr.Bitwise)
+	case expr.CtKeySTATE, expr.CtKeySTATUS:
+		// A flag test: (x & bits) != 0.
+		mask, ok := d.mask32(1)
 		cm, ok2 := d.cmpAt(2)
-		if !ok || !ok2 || b.SourceRegister != reg || b.DestRegister != reg || b.Len != 4 || len(b.Mask) != 4 ||
-			!isZero(b.Xor) || cm.Op != expr.CmpOpNeq || len(cm.Data) != 4 || !isZero(cm.Data) {
+		if !ok || !ok2 || cm.Op != expr.CmpOpNeq || len(cm.Data) != 4 || !isZero(cm.Data) || mask == 0 {
 			return nil, 0
 		}
-		return one(rules.CtState{States: rules.CtStates(binaryutil.NativeEndian.Uint32(b.Mask))}), 3
+		if c.Key == expr.CtKeySTATUS {
+			return one(rules.CtStatus{Bits: rules.CtStatusBits(mask)}), 3
+		}
+		return one(rules.CtState{States: rules.CtStates(mask)}), 3
+	case expr.CtKeyMARK:
+		// A bit test, (mark & mask) == value, or a bit set,
+		// mark = (mark & ^bits) ^ bits stored back.
+		if set, ok := d.at(2).(*expr.Ct); ok {
+			b, ok := d.at(1).(*expr.Bitwise)
+			if !ok || !isBitwise32(b) || !set.SourceRegister || set.Register != reg || set.Key != expr.CtKeyMARK {
+				return nil, 0
+			}
+			bits := binaryutil.NativeEndian.Uint32(b.Xor)
+			if bits == 0 || binaryutil.NativeEndian.Uint32(b.Mask) != ^bits {
+				return nil, 0
+			}
+			return one(rules.CtMarkOr{Bits: bits}), 3
+		}
+		mask, ok := d.mask32(1)
+		cm, ok2 := d.cmpAt(2)
+		if !ok || !ok2 || cm.Op != expr.CmpOpEq || len(cm.Data) != 4 {
+			return nil, 0
+		}
+		return one(rules.CtMark{Mask: mask, Value: binaryutil.NativeEndian.Uint32(cm.Data)}), 3
 	case expr.CtKeyDIRECTION:
 		cm, ok := d.cmpAt(1)
 		if !ok || cm.Op != expr.CmpOpEq || len(cm.Data) != 1 || cm.Data[0] > 1 {
@@ -208,6 +231,21 @@ func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
 		return one(rules.CtDirection{Reply: cm.Data[0] == 1}), 2
 	}
 	return nil, 0
+}
+
+// isBitwise32 reports whether b is a 4-byte mask-and-xor of register 1
+// onto itself, the only bitwise form nft generates for ct keys.
+func isBitwise32(b *expr.Bitwise) bool {
+	return b.SourceRegister == reg && b.DestRegister == reg && b.Len == 4 && len(b.Mask) == 4 && len(b.Xor) == 4
+}
+
+// mask32 returns the mask of a plain mask (x & mask ^ 0) at offset k.
+func (d *decoder) mask32(k int) (uint32, bool) {
+	b, ok := d.at(k).(*expr.Bitwise)
+	if !ok || !isBitwise32(b) || !isZero(b.Xor) {
+		return 0, false
+	}
+	return binaryutil.NativeEndian.Uint32(b.Mask), true
 }
 
 func isZero(b []byte) bool {
@@ -309,6 +347,16 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 		}
 		return d.constant(p, fields)
 	case payloadBaseInner:
+		if b, ok := d.at(1).(*expr.Bitwise); ok {
+			// The payload-present test: one byte, masked to nothing.
+			c, ok := d.cmpAt(2)
+			if !ok || p.Offset != 0 || p.Len != 1 || b.SourceRegister != reg || b.DestRegister != reg || b.Len != 1 ||
+				!bytes.Equal(b.Mask, []byte{0}) || !bytes.Equal(b.Xor, []byte{0}) ||
+				c.Op != expr.CmpOpEq || !bytes.Equal(c.Data, []byte{0}) {
+				return nil, 0
+			}
+			return one(rules.PayloadPresent{}), 3
+		}
 		c, ok := d.cmpAt(1)
 		if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len {
 			return nil, 0

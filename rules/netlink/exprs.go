@@ -168,11 +168,45 @@ func (e *encoder) stmt(s rules.Stmt) error {
 	case rules.Meta:
 		return e.meta(s)
 	case rules.CtState:
+		e.add(false, ctFlags(expr.CtKeySTATE, uint32(s.States))...)
+	case rules.CtStatus:
+		// As nft encodes a flag test: load, mask, not zero. ct status is
+		// a host-order u32, like ct state.
+		if s.Bits == 0 {
+			return fmt.Errorf("ct status match without bits")
+		}
+		e.add(false, ctFlags(expr.CtKeySTATUS, uint32(s.Bits))...)
+	case rules.CtMark:
+		if s.Mask == 0 || s.Mask == ^uint32(0) || s.Value&^s.Mask != 0 {
+			// nft drops an all-ones mask and refuses a value outside the
+			// mask; neither is a bit test, which is all the model needs.
+			return fmt.Errorf("ct mark & 0x%x == 0x%x is not a bit test", s.Mask, s.Value)
+		}
 		e.add(false,
-			&expr.Ct{Register: reg, Key: expr.CtKeySTATE},
+			&expr.Ct{Register: reg, Key: expr.CtKeyMARK},
 			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
-				Mask: binaryutil.NativeEndian.PutUint32(uint32(s.States)), Xor: make([]byte, 4)},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: make([]byte, 4)})
+				Mask: binaryutil.NativeEndian.PutUint32(s.Mask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: binaryutil.NativeEndian.PutUint32(s.Value)})
+	case rules.CtMarkOr:
+		if s.Bits == 0 {
+			return fmt.Errorf("ct mark set without bits")
+		}
+		// nft writes "mark | bits" as (mark & ^bits) ^ bits, then stores
+		// the register back into the connection.
+		e.add(true,
+			&expr.Ct{Register: reg, Key: expr.CtKeyMARK},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(^s.Bits), Xor: binaryutil.NativeEndian.PutUint32(s.Bits)},
+			&expr.Ct{Register: reg, SourceRegister: true, Key: expr.CtKeyMARK})
+	case rules.PayloadPresent:
+		// A one-byte load of the transport payload, masked to nothing:
+		// it matches any byte, and the load itself ends the rule (NFT_BREAK)
+		// when the packet has no payload byte to load. Not a constant, so
+		// it is never merged with an adjacent @ih match.
+		e.add(false,
+			&expr.Payload{DestRegister: reg, Base: payloadBaseInner, Offset: 0, Len: 1},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{0}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{0}})
 	case rules.CtDirection:
 		dir := byte(0)
 		if s.Reply {
@@ -261,6 +295,18 @@ func (e *encoder) stmt(s rules.Stmt) error {
 		return fmt.Errorf("statement type %T has no netlink encoding", s)
 	}
 	return nil
+}
+
+// ctFlags is nft's implicit flag test of a ct bitmask (`ct state
+// established`, `ct status assured`): the bits are in host byte order, the
+// match holds when any of them is set.
+func ctFlags(key expr.CtKey, bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: reg, Key: key},
+		&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: make([]byte, 4)},
+	}
 }
 
 // payloadBaseInner is nft's `@ih`: the transport payload.
