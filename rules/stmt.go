@@ -62,9 +62,9 @@ type Meta struct {
 func (m Meta) String() string {
 	switch m.Key {
 	case MetaIIF, MetaOIF:
-		return fmt.Sprintf("%s %s", m.Key, quote(m.Value))
+		return string(m.Key) + " " + quote(m.Value)
 	}
-	return fmt.Sprintf("meta %s %s", m.Key, m.Value)
+	return "meta " + string(m.Key) + " " + m.Value
 }
 
 // CtStates is a bitmask of conntrack states, in the kernel's bit order.
@@ -213,7 +213,7 @@ func (a AddrMatch) String() string {
 			val = a.Prefix.Addr().String()
 		}
 	}
-	return fmt.Sprintf("%s %s %s%s", a.Family.Proto(), a.Field.addr(), op, val)
+	return a.Family.Proto() + " " + a.Field.addr() + " " + op + val
 }
 
 // PortMatch matches a TCP or UDP port or inclusive port range.
@@ -224,10 +224,11 @@ type PortMatch struct {
 }
 
 func (p PortMatch) String() string {
-	if p.Lo == p.Hi {
-		return fmt.Sprintf("%s %s %d", p.Proto, p.Field.port(), p.Lo)
+	s := p.Proto + " " + p.Field.port() + " " + strconv.Itoa(int(p.Lo))
+	if p.Lo != p.Hi {
+		s += "-" + strconv.Itoa(int(p.Hi))
 	}
-	return fmt.Sprintf("%s %s %d-%d", p.Proto, p.Field.port(), p.Lo, p.Hi)
+	return s
 }
 
 // ICMPType matches one ICMP (V6 false) or ICMPv6 type.
@@ -364,9 +365,9 @@ type DynsetUpdate struct {
 func (d DynsetUpdate) String() string {
 	q := ""
 	if d.Quota > 0 {
-		q = fmt.Sprintf(" quota until %d bytes", d.Quota)
+		q = " quota until " + strconv.FormatUint(d.Quota, 10) + " bytes"
 	}
-	return fmt.Sprintf("%s @%s { %s%s }", d.Op, d.Set, d.Key, q)
+	return string(d.Op) + " @" + d.Set + " { " + d.Key.String() + q + " }"
 }
 
 // Limit is a rate limit in packets.

@@ -83,21 +83,35 @@ func writeChain(b *strings.Builder, c *Chain) {
 		fmt.Fprintf(b, "\t\ttype filter hook %s priority %s; policy %s;\n", c.Hook, priority(c.Priority), c.Policy)
 	}
 	for _, r := range c.Rules {
-		fmt.Fprintf(b, "\t\t%s\n", r)
+		b.WriteString("\t\t")
+		r.write(b)
+		b.WriteByte('\n')
 	}
 	b.WriteString("\t}\n")
 }
 
 // String renders the rule's statements and comment on one line.
 func (r *Rule) String() string {
-	parts := make([]string, 0, len(r.Stmts)+1)
-	for _, s := range r.Stmts {
-		parts = append(parts, s.String())
+	var b strings.Builder
+	r.write(&b)
+	return b.String()
+}
+
+// write appends the rule to b: rendering is the hot path of fleet compiles.
+func (r *Rule) write(b *strings.Builder) {
+	for i, s := range r.Stmts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s.String())
 	}
 	if r.Comment != "" {
-		parts = append(parts, "comment "+quote(r.Comment))
+		if len(r.Stmts) > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("comment ")
+		b.WriteString(quote(r.Comment))
 	}
-	return strings.Join(parts, " ")
 }
 
 // String renders an element as nft writes it: an address, a CIDR, or a range.
