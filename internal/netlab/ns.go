@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
+
+	"github.com/devfence/devfence/internal/nsthread"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -19,113 +19,43 @@ import (
 // symlink to /run, so this is also iproute2's /var/run/netns.
 const NetNSDir = "/run/netns"
 
-// doInNS runs fn on a dedicated, locked OS thread that has entered target.
-//
-// Namespace membership is per thread, so the pattern is:
-//
-//  1. start a fresh goroutine and LockOSThread it;
-//  2. remember the thread's ORIGINAL namespace (netns.Get);
-//  3. setns(target), run fn, setns(original);
-//  4. UnlockOSThread only if restoring succeeded. If it failed, the
-//     goroutine exits still locked, which makes the Go runtime destroy the
-//     thread instead of handing a thread in the wrong namespace to
-//     unrelated goroutines.
-//
-// Running on a fresh goroutine (rather than the caller's) means a failure in
-// step 4 never leaves the caller's goroutine pinned. A panic in fn is
-// captured and re-raised on the caller's goroutine after the thread has been
-// restored. fn must not call runtime.UnlockOSThread, and goroutines started
-// by fn do NOT run inside the namespace.
+// doInNS runs fn on a dedicated, locked OS thread that has entered target
+// and is moved back afterwards (internal/nsthread). A panic in fn is raised
+// again on the caller's goroutine. Goroutines started by fn do NOT run
+// inside the namespace.
 func doInNS(target netns.NsHandle, fn func() error) error {
-	type result struct {
-		err      error
-		panicked bool
-		panicVal any
-		stack    []byte
+	err := nsthread.Do(int(target), fn)
+	var enter *nsthread.EnterError
+	if errors.As(err, &enter) {
+		return fmt.Errorf("netlab: enter namespace: %w", enter.Err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("netlab: get current namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			// setns failed, so the thread is still in orig: safe to unlock.
-			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("netlab: enter namespace: %w", err)}
-			return
-		}
-		var r result
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					r.panicked, r.panicVal, r.stack = true, p, debug.Stack()
-				}
-			}()
-			r.err = fn()
-		}()
-		if err := netns.Set(orig); err != nil {
-			// Leave the thread locked: the runtime terminates it when this
-			// goroutine returns.
-			r.err = errors.Join(r.err, fmt.Errorf("netlab: restore original namespace (thread discarded): %w", err))
-			ch <- r
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- r
-	}()
-	r := <-ch
-	if r.panicked {
-		panic(fmt.Sprintf("netlab: panic inside namespace: %v\n%s", r.panicVal, r.stack))
-	}
-	return r.err
+	return err
 }
 
 // createNamedNS creates /var/run/netns/<name> holding a new network
 // namespace and returns an open handle to it. netns.NewNamed unshares the
 // calling thread into the new namespace, so it runs on a locked thread that
-// is moved back to its original namespace afterwards (same discipline as
-// doInNS).
+// nsthread moves back afterwards.
 func createNamedNS(name string) (netns.NsHandle, error) {
 	if err := validNSName(name); err != nil {
 		return netns.None(), err
 	}
-	type result struct {
-		h   netns.NsHandle
-		err error
+	h := netns.None()
+	err := nsthread.Locked(func() error {
+		var err error
+		h, err = netns.NewNamed(name)
+		return err
+	})
+	if err != nil {
+		// NewNamed may have left an empty mount-point file behind, and a
+		// failed restore leaves a namespace nobody will use.
+		if h.IsOpen() {
+			h.Close()
+		}
+		_ = deleteNamedNS(name)
+		return netns.None(), err
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{netns.None(), fmt.Errorf("get current namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
-		h, err := netns.NewNamed(name)
-		if err != nil {
-			// NewNamed may have left an empty mount-point file behind.
-			_ = deleteNamedNS(name)
-		}
-		if rerr := netns.Set(orig); rerr != nil {
-			if h.IsOpen() {
-				h.Close()
-				_ = deleteNamedNS(name)
-			}
-			ch <- result{netns.None(), errors.Join(err, fmt.Errorf("restore original namespace (thread discarded): %w", rerr))}
-			return // exit locked: thread is destroyed
-		}
-		runtime.UnlockOSThread()
-		ch <- result{h, err}
-	}()
-	r := <-ch
-	return r.h, r.err
+	return h, nil
 }
 
 // deleteNamedNS unmounts and removes /var/run/netns/<name>. Missing files

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/devfence/devfence/internal/nsthread"
+
 	"github.com/vishvananda/netns"
 )
 
@@ -100,31 +102,13 @@ func parseCapEff(sc *bufio.Scanner) (uint64, error) {
 
 // probeNetNS creates and immediately drops an anonymous namespace.
 func probeNetNS() error {
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- err
-			return
+	return nsthread.Locked(func() error {
+		h, err := netns.New() // unshare(CLONE_NEWNET) on this thread
+		if err == nil {
+			h.Close()
 		}
-		defer orig.Close()
-		newNS, err := netns.New() // unshare(CLONE_NEWNET) on this thread
-		if err != nil {
-			runtime.UnlockOSThread() // unshare failed: still in orig
-			ch <- err
-			return
-		}
-		newNS.Close()
-		if err := netns.Set(orig); err != nil {
-			ch <- fmt.Errorf("restore namespace: %w", err)
-			return // exit locked: the runtime destroys the thread
-		}
-		runtime.UnlockOSThread()
-		ch <- nil
-	}()
-	return <-ch
+		return err
+	})
 }
 
 // RequireKernel skips t (or fails it under DEVFENCE_KERNEL_TESTS=require)

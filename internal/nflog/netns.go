@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/devfence/devfence/internal/nsthread"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,13 +33,8 @@ func (e *CapabilityError) Unwrap() error { return e.Err }
 // inNetNS runs fn with the calling thread's network namespace set to the
 // named one, so sockets fn creates belong to that namespace (a socket keeps
 // the namespace it was created in, whichever thread uses it later). An empty
-// name runs fn where it is, on the caller's goroutine.
-//
-// Namespace membership is per thread: fn runs on a fresh goroutine locked to
-// its OS thread, which enters the namespace and is moved back to its
-// original namespace before it is unlocked. If moving back fails, the
-// goroutine ends still locked, and the Go runtime then destroys the thread
-// instead of reusing a thread in the wrong namespace.
+// name runs fn where it is, on the caller's goroutine; otherwise fn runs on
+// a thread in the namespace (internal/nsthread).
 func inNetNS(name string, fn func() error) error {
 	if name == "" {
 		return fn()
@@ -56,37 +52,16 @@ func inNetNS(name string, fn func() error) error {
 	}
 	defer target.Close()
 
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			// setns failed, so the thread is still where it was.
-			runtime.UnlockOSThread()
-			switch {
-			case errors.Is(err, unix.EPERM):
-				err = &CapabilityError{Cap: "CAP_SYS_ADMIN", Op: "entering network namespace " + name, Err: err}
-			case errors.Is(err, unix.EINVAL):
-				err = fmt.Errorf("%s is not a network namespace: %w", path, err)
-			default:
-				err = fmt.Errorf("entering network namespace %s: %w", name, err)
-			}
-			done <- err
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- errors.Join(ferr, fmt.Errorf("restoring the original network namespace (thread discarded): %w", err))
-			return // still locked: the runtime destroys the thread
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
+	err = nsthread.Do(int(target.Fd()), fn)
+	var enter *nsthread.EnterError
+	switch {
+	case !errors.As(err, &enter):
+		return err
+	case errors.Is(err, unix.EPERM):
+		return &CapabilityError{Cap: "CAP_SYS_ADMIN", Op: "entering network namespace " + name, Err: enter.Err}
+	case errors.Is(err, unix.EINVAL):
+		return fmt.Errorf("%s is not a network namespace: %w", path, enter.Err)
+	default:
+		return fmt.Errorf("entering network namespace %s: %w", name, enter.Err)
+	}
 }

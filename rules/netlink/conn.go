@@ -14,14 +14,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/devfence/devfence/internal/nsthread"
+
 	"github.com/google/nftables"
 	mnl "github.com/mdlayher/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -280,33 +280,10 @@ func (c *Conn) ifName(index uint32) (string, bool) {
 
 // inNS runs fn on a thread in the connection's namespace, so that the
 // standard library's interface lookups (which open their own rtnetlink
-// socket) see that namespace's links. The thread's own namespace is
-// restored before it is unlocked; if that fails the thread stays locked
-// and the runtime discards it.
+// socket) see that namespace's links.
 func (c *Conn) inNS(fn func() error) error {
 	if c.nsFd < 0 {
 		return fn()
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(netns.NsHandle(c.nsFd)); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+	return nsthread.Do(c.nsFd, fn)
 }

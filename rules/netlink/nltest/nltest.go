@@ -13,12 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/devfence/devfence/internal/nsthread"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -58,32 +59,16 @@ func NS(t testing.TB) string {
 	return name
 }
 
-// create makes /var/run/netns/NAME. Unsharing moves the calling thread, so
-// it runs on a locked thread that returns to its original namespace; if
-// that fails the thread stays locked and the runtime discards it.
+// create makes /var/run/netns/NAME; unsharing moves the calling thread, so
+// it runs on a thread nsthread moves back.
 func create(name string) error {
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- err
-			return
-		}
-		defer orig.Close()
+	return nsthread.Locked(func() error {
 		h, err := netns.NewNamed(name)
 		if err == nil {
 			h.Close()
 		}
-		if rerr := netns.Set(orig); rerr != nil {
-			ch <- errors.Join(err, fmt.Errorf("restore namespace: %w", rerr))
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- err
-	}()
-	return <-ch
+		return err
+	})
 }
 
 func remove(name string) error {
@@ -97,40 +82,15 @@ func remove(name string) error {
 	return nil
 }
 
-// Do runs fn on a locked OS thread inside the namespace and moves the
-// thread back afterwards; if that fails the thread stays locked and the
-// runtime discards it. Sockets fn creates stay in the namespace.
+// Do runs fn on a thread inside the namespace (internal/nsthread). Sockets
+// fn creates stay in the namespace.
 func Do(ns string, fn func() error) error {
 	f, err := os.Open(filepath.Join(Dir, ns))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	target := netns.NsHandle(f.Fd())
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			ch <- err
-			return
-		}
-		err = fn()
-		if rerr := netns.Set(orig); rerr != nil {
-			ch <- errors.Join(err, fmt.Errorf("restore namespace: %w", rerr))
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- err
-	}()
-	return <-ch
+	return nsthread.Do(int(f.Fd()), fn)
 }
 
 // Start starts cmd inside the namespace: a child inherits the network
