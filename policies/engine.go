@@ -74,6 +74,16 @@ type Waived struct {
 	Path   string // waivers[i]
 }
 
+// Denies is Check for callers that only need the findings that fail the
+// profile, such as compile and apply.
+func (e *Engine) Denies(ctx context.Context, p *compiler.Profile) (compiler.Diagnostics, error) {
+	r, err := e.Check(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return r.Denies, nil
+}
+
 // conftest queries the rules with these names (and no others) for failures.
 var failureRule = regexp.MustCompile(`^(deny|violation)(_[a-zA-Z0-9]+)*$`)
 

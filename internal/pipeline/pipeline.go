@@ -22,9 +22,9 @@ type Options struct {
 	Resolver Resolver
 }
 
-// Checker evaluates policies; policies.Engine implements it.
+// Checker evaluates policies; *policies.Engine implements it.
 type Checker interface {
-	Check(ctx context.Context, p *compiler.Profile) (compiler.Diagnostics, error)
+	Denies(ctx context.Context, p *compiler.Profile) (compiler.Diagnostics, error)
 }
 
 // Result is a built profile.
@@ -44,7 +44,7 @@ func Build(ctx context.Context, path string, opt Options) (*Result, error) {
 		return nil, err
 	}
 	if opt.Policies != nil {
-		denies, err := opt.Policies.Check(ctx, p)
+		denies, err := opt.Policies.Denies(ctx, p)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,6 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/devfence/devfence/compiler"
 	_ "github.com/devfence/devfence/internal/golden" // every test binary accepts -update
 	"github.com/devfence/devfence/internal/netlab"
 	"github.com/devfence/devfence/internal/pipeline"
@@ -198,23 +197,13 @@ var (
 	engineErr  error
 )
 
-type checker struct{ e *policies.Engine }
-
-func (c checker) Check(ctx context.Context, p *compiler.Profile) (compiler.Diagnostics, error) {
-	r, err := c.e.Check(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return r.Denies, nil
-}
-
 func applyWithNFT(t testing.TB, lab *netlab.Lab, path string) {
 	t.Helper()
 	engineOnce.Do(func() { engine, engineErr = policies.New(context.Background(), policies.Options{}) })
 	if engineErr != nil {
 		t.Fatalf("policies: %v", engineErr)
 	}
-	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Policies: checker{engine}})
+	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Policies: engine})
 	if err != nil {
 		t.Fatalf("build %s: %v\nprofile:\n%s", path, err, readFile(path))
 	}
