@@ -69,6 +69,7 @@ type compilation struct {
 	allow      []map[rules.Family]string
 	consent    map[rules.Family]string
 	quotas     map[string]map[rules.Family]string // by quotaKey
+	unassured  map[rules.Family]string            // rate meters of unassured service replies
 }
 
 var families = []rules.Family{rules.IPv4, rules.IPv6}

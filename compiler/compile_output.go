@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/devfence/devfence/rules"
 )
@@ -50,14 +51,29 @@ func (c *compilation) output(ch *rules.Chain) {
 		}
 	}
 
-	// Replies of inbound services count against the default quota too.
+	// Replies of inbound services count against the default quota too,
+	// but only on connections conntrack has marked assured. Before that,
+	// a reply answers a packet anyone could have forged with the peer's
+	// address (a SYN, a first datagram), so it must not spend the peer's
+	// budget (finding C): those replies pass under a per-destination rate
+	// limit instead, which a full meter or a spent rate also stops.
 	for i, s := range p.Inbound.Services {
 		origin := fmt.Sprintf("inbound.services[%d] %s: replies", i, s.Name)
 		for _, f := range sortedFamilies(c.services[i]) {
-			add(c.metered(f, origin, "default",
+			match := []rules.Stmt{
 				port(s.Proto, rules.Src, s.Port),
 				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.services[i][f]},
-				rules.CtDirection{Reply: true}))
+				rules.CtDirection{Reply: true},
+			}
+			if _, ok := c.quotas["default"]; !ok {
+				add(c.metered(f, origin, "default", match...))
+				continue
+			}
+			add(c.metered(f, origin, "default", append(slices.Clip(match), rules.CtStatus{Bits: rules.CtAssured})...))
+			add(rule(f, origin+" before assured", append(slices.Clip(match),
+				rules.CtStatus{Bits: rules.CtAssured, Neg: true},
+				rules.DynsetUpdate{Op: rules.SetAdd, Set: c.unassured[f], Key: c.peerKey(f), Limit: &unassuredLimit},
+				accept())...))
 		}
 	}
 	for i, h := range p.Consent.Handshakes {
@@ -104,18 +120,23 @@ func (c *compilation) metered(f rules.Family, origin, quota string, stmts ...rul
 				q = r.Quota
 			}
 		}
-		bits := 0
-		if f == rules.IPv6 {
-			bits = c.p.Limits.IPv6Prefix
-		}
-		stmts = append(stmts, rules.DynsetUpdate{Op: rules.SetAdd, Set: sets[f],
-			Key: rules.Key{Family: f, Field: rules.Dst, Bits: bits}, Quota: q.Bytes})
+		stmts = append(stmts, rules.DynsetUpdate{Op: rules.SetAdd, Set: sets[f], Key: c.peerKey(f), Quota: q.Bytes})
 		if t := c.p.Egress.Total; t != nil {
 			stmts = append(stmts, rules.DynsetUpdate{Op: rules.SetAdd, Set: totalSet,
 				Key: rules.Key{NFProto: true}, Quota: t.Bytes})
 		}
 	}
 	return rule(f, origin, append(stmts, accept())...)
+}
+
+// peerKey is what per-destination meters are keyed on: the destination
+// address, IPv6 masked to limits.ipv6Prefix.
+func (c *compilation) peerKey(f rules.Family) rules.Key {
+	bits := 0
+	if f == rules.IPv6 {
+		bits = c.p.Limits.IPv6Prefix
+	}
+	return rules.Key{Family: f, Field: rules.Dst, Bits: bits}
 }
 
 func (c *compilation) outputEssentials(add func(*rules.Rule)) {

@@ -9,7 +9,7 @@ import (
 
 // declareSets adds every set the chains use, in a fixed order: the address
 // sets of services, handshakes and allow rules, then the consent sets, then
-// the quota meters.
+// the quota meters, then the rate meters of unassured service replies.
 func (c *compilation) declareSets() {
 	p := c.p
 	for i, s := range p.Inbound.Services {
@@ -44,9 +44,31 @@ func (c *compilation) declareSets() {
 			Size: 2, Timeout: q.Window, Comment: "egress.total " + q.String(),
 		})
 	}
+	// Pruned again when no service reply rule uses them.
+	c.unassured = map[rules.Family]string{}
+	for _, f := range families {
+		c.unassured[f] = "unassured_replies_" + f.Suffix()
+		c.t.Sets = append(c.t.Sets, &rules.Set{
+			Name: c.unassured[f], Key: keyType(f), Flags: rules.FlagDynamic | rules.FlagTimeout,
+			Size: uint32(p.Limits.Peers), Timeout: unassuredWindow,
+			Comment: fmt.Sprintf("inbound.services replies before assured, %d/%s burst %d", unassuredLimit.Rate, unassuredLimit.Unit, unassuredLimit.Burst),
+		})
+	}
 }
 
 const totalSet = "total"
+
+// unassuredLimit bounds, per destination, what the device sends on
+// inbound connections conntrack has not marked assured: SYN-ACKs and their
+// retransmissions, the first replies of a UDP flow. Anyone can forge the
+// SYN or datagram that provokes them, so they are kept off the
+// destination's byte budget (finding C) and limited by rate instead. A
+// handshake needs one SYN-ACK; the burst leaves room for several at once.
+// Its elements live unassuredWindow from a destination's first such reply
+// (`add`), then start over with a full burst.
+var unassuredLimit = rules.Limit{Rate: 10, Unit: "second", Burst: 20}
+
+const unassuredWindow = time.Minute
 
 func keyType(f rules.Family) rules.KeyType {
 	if f == rules.IPv6 {

@@ -121,8 +121,22 @@ func TestCompiledSemantics(t *testing.T) {
 				`limit rate 10/minute log prefix "devfence cam out drop: " group 0`,
 				`counter drop`},
 			wantNone: []string{"quota over", "update @quota"}},
-		{name: "service replies are metered", chain: "output",
-			want: []string{`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`}},
+		// Finding C: replies of assured connections spend the peer's budget;
+		// replies before that (a SYN-ACK, anyone could have provoked it
+		// with a forged SYN) only pass a per-destination rate meter, which
+		// fails closed like the quotas, and touch no budget.
+		{name: "service replies are metered once assured, rate-limited before", chain: "output",
+			want: []string{
+				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status assured add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status ! assured add @unassured_replies_v4 { ip daddr limit rate 10/second burst 20 packets } accept`,
+				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply ct status assured add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply ct status ! assured add @unassured_replies_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: limit rate 10/second burst 20 packets } accept`,
+				`counter drop`},
+			wantNone: []string{
+				`ct direction reply add @quota`, `ct direction reply accept`,
+				`ct status ! assured add @quota`, `ct status ! assured add @total`, `@unassured_replies_v4 { ip daddr quota`, "limit rate 10/second burst 20 packets } add @total"}},
+		{name: "no rate meter without services", patch: [2]string{"  services:\n    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}\n", "  services: []\n"}, chain: "output",
+			wantNone: []string{"unassured", "ct status"}},
 		{name: "unmetered without any quota", patch: [2]string{"  quota: 1MiB/1h\n  total: 64MiB/1h\n", ""}, chain: "output",
 			want: []string{`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply accept`}},
 		{name: "anti-spoofing", chain: "output",
@@ -184,6 +198,8 @@ func TestCompiledSets(t *testing.T) {
 		{"quota_default_v6", "type ipv6_addr flags=6 size=999 elements=[]"},
 		{"quota_ntp_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
 		{"total", "type nf_proto flags=6 size=2 elements=[]"},
+		{"unassured_replies_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
+		{"unassured_replies_v6", "type ipv6_addr flags=6 size=999 elements=[]"},
 	} {
 		s := tbl.Set(tc.set)
 		if s == nil {
@@ -201,6 +217,9 @@ func TestCompiledSets(t *testing.T) {
 	}
 	if s := tbl.Set("quota_ntp_v4"); s.Timeout.String() != "10m0s" {
 		t.Errorf("a rule's quota window is its set's element timeout; got %v", s.Timeout)
+	}
+	if s := tbl.Set("unassured_replies_v6"); s.Timeout.String() != "1m0s" {
+		t.Errorf("the rate meter of unassured replies keeps a destination 1m; got %v", s.Timeout)
 	}
 	if c := tbl.Chain("forward"); c.Policy != rules.Drop || len(c.Rules) != 0 {
 		t.Errorf("forward must drop everything: %+v", c)

@@ -331,12 +331,17 @@ func stmtJSON(s Stmt) (any, error) {
 		if len(names) == 0 {
 			return nil, fmt.Errorf("ct status match without bits: %w", errNoJSON)
 		}
-		// A flag test, like ct state.
+		// A flag test, like ct state; "!" is the negated one, as nft
+		// lists `ct status ! assured`.
 		var right any = names
 		if len(names) == 1 {
 			right = names[0]
 		}
-		return match("in", obj("ct", obj("key", "status")), right), nil
+		op := "in"
+		if s.Neg {
+			op = "!"
+		}
+		return match(op, obj("ct", obj("key", "status")), right), nil
 	case CtMark:
 		// Hex strings, which nft parses as the integers they are, read
 		// better than 2147483648.
@@ -399,10 +404,16 @@ func stmtJSON(s Stmt) (any, error) {
 		return match(eq(s.Neg), obj("fib", jFib{Result: "type", Flags: []string{"saddr"}}), "local"), nil
 	case DynsetUpdate:
 		d := jDynset{Op: s.Op, Elem: keyJSON(s.Key), Set: "@" + s.Set}
-		if s.Quota > 0 {
+		switch {
+		case s.Quota > 0 && s.Limit != nil:
+			return nil, fmt.Errorf("set statement with both a quota and a limit: %w", errNoJSON)
+		case s.Quota > 0:
 			// "until" is nft's default quota (inv false): it matches while
 			// budget is left, which is what makes the meter fail closed.
 			d.Stmt = []any{obj("quota", jQuota{Val: s.Quota, ValUnit: "bytes"})}
+		case s.Limit != nil:
+			// Not "over": it matches while the key's rate holds.
+			d.Stmt = []any{obj("limit", jLimit{Rate: s.Limit.Rate, Per: s.Limit.Unit, Burst: s.Limit.Burst})}
 		}
 		return obj("set", d), nil
 	case Limit:

@@ -72,8 +72,9 @@ const maxCmp = 16
 // everyStmt is a table that uses every statement and element form, for the
 // unit and kernel tests: ranges and prefixes in interval sets, negated and
 // literal matches, a numeric ICMP type, a burst, a clear-to-send as long as the kernel takes,
-// ct status and ct mark bit tests, a ct mark bit set, a payload-present
-// test, a masked IPv4 key and a set update without quota.
+// ct status and ct mark bit tests, a negated ct status test, a ct mark bit
+// set, a payload-present test, a masked IPv4 key, a set update without
+// quota and one with a rate limit.
 func everyStmt() *rules.Table {
 	v4 := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	return &rules.Table{Family: "inet", Name: "devfence", Sets: []*rules.Set{
@@ -86,6 +87,7 @@ func everyStmt() *rules.Table {
 			rules.Range(netip.MustParsePrefix("2001:db8::/32")),
 		}},
 		{Name: "meter_v4", Key: rules.KeyIPv4, Flags: rules.FlagDynamic | rules.FlagTimeout, Size: 16, Timeout: 90 * time.Second},
+		{Name: "meter_v6", Key: rules.KeyIPv6, Flags: rules.FlagDynamic | rules.FlagTimeout, Size: 16, Timeout: time.Minute},
 		{Name: "total", Key: rules.KeyNFProto, Flags: rules.FlagDynamic | rules.FlagTimeout, Size: 2, Timeout: time.Hour},
 	}, Chains: []*rules.Chain{
 		{Name: "input", Hook: rules.HookInput, Policy: rules.Drop, Rules: []*rules.Rule{
@@ -137,6 +139,14 @@ func everyStmt() *rules.Table {
 				rules.DynsetUpdate{Op: rules.SetAdd, Set: "total", Key: rules.Key{NFProto: true}, Quota: 1 << 20},
 				rules.Verdict{Kind: rules.Accept},
 			}},
+			{Stmts: []rules.Stmt{
+				rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"},
+				rules.PortMatch{Proto: "tcp", Field: rules.Src, Lo: 8443, Hi: 8443},
+				rules.CtStatus{Bits: rules.CtAssured, Neg: true},
+				rules.DynsetUpdate{Op: rules.SetAdd, Set: "meter_v6", Key: rules.Key{Family: rules.IPv6, Field: rules.Dst, Bits: 64},
+					Limit: &rules.Limit{Rate: 10, Unit: "second", Burst: 20}},
+				rules.Verdict{Kind: rules.Accept},
+			}, Comment: "unassured replies"},
 			{Stmts: []rules.Stmt{rules.Meta{Key: rules.MetaL4Proto, Value: "ipv6-icmp"}, rules.Meta{Key: rules.MetaOIF, Value: "lo"}, rules.Verdict{Kind: rules.Accept}}},
 		}},
 	}}
@@ -155,6 +165,7 @@ func TestJSONStatements(t *testing.T) {
 		{rules.CtDirection{}, `{"match":{"op":"==","left":{"ct":{"key":"direction"}},"right":"original"}}`},
 		{rules.CtStatus{Bits: rules.CtAssured}, `{"match":{"op":"in","left":{"ct":{"key":"status"}},"right":"assured"}}`},
 		{rules.CtStatus{Bits: rules.CtSeenReply | rules.CtAssured}, `{"match":{"op":"in","left":{"ct":{"key":"status"}},"right":["seen-reply","assured"]}}`},
+		{rules.CtStatus{Bits: rules.CtAssured, Neg: true}, `{"match":{"op":"!","left":{"ct":{"key":"status"}},"right":"assured"}}`},
 		{rules.CtMark{Mask: 1 << 31}, `{"match":{"op":"==","left":{"&":[{"ct":{"key":"mark"}},"0x80000000"]},"right":"0x0"}}`},
 		{rules.CtMarkOr{Bits: 1 << 31}, `{"mangle":{"key":{"ct":{"key":"mark"}},"value":{"|":[{"ct":{"key":"mark"}},"0x80000000"]}}}`},
 		{rules.PayloadPresent{}, `{"match":{"op":"==","left":{"&":[{"payload":{"base":"ih","offset":0,"len":8}},0]},"right":0}}`},
@@ -171,6 +182,7 @@ func TestJSONStatements(t *testing.T) {
 		{rules.DynsetUpdate{Op: rules.SetUpdate, Set: "consent_v4", Key: rules.Key{Family: rules.IPv4, Field: rules.Src}}, `{"set":{"op":"update","elem":{"payload":{"protocol":"ip","field":"saddr"}},"set":"@consent_v4"}}`},
 		{rules.DynsetUpdate{Op: rules.SetAdd, Set: "q6", Key: rules.Key{Family: rules.IPv6, Field: rules.Dst, Bits: 64}, Quota: 1024}, `{"set":{"op":"add","elem":{"&":[{"payload":{"protocol":"ip6","field":"daddr"}},"ffff:ffff:ffff:ffff::"]},"set":"@q6","stmt":[{"quota":{"val":1024,"val_unit":"bytes"}}]}}`},
 		{rules.DynsetUpdate{Op: rules.SetAdd, Set: "total", Key: rules.Key{NFProto: true}, Quota: 1}, `{"set":{"op":"add","elem":{"meta":{"key":"nfproto"}},"set":"@total","stmt":[{"quota":{"val":1,"val_unit":"bytes"}}]}}`},
+		{rules.DynsetUpdate{Op: rules.SetAdd, Set: "r4", Key: rules.Key{Family: rules.IPv4, Field: rules.Dst}, Limit: &rules.Limit{Rate: 10, Unit: "second", Burst: 20}}, `{"set":{"op":"add","elem":{"payload":{"protocol":"ip","field":"daddr"}},"set":"@r4","stmt":[{"limit":{"rate":10,"per":"second","burst":20}}]}}`},
 		{rules.Limit{Rate: 10, Unit: "minute", Burst: 5}, `{"limit":{"rate":10,"per":"minute","burst":5}}`},
 		{rules.Log{Prefix: "x\ny: ", Group: 2}, `{"log":{"prefix":"x_y: ","group":2}}`},
 		{rules.Counter{Packets: 1}, `{"counter":null}`},

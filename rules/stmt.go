@@ -122,10 +122,19 @@ var ctStatusNames = []struct {
 	{CtSNAT, "snat"}, {CtDNAT, "dnat"}, {CtDying, "dying"}}
 
 // CtStatus matches a connection with any of the status bits set:
-// `ct status assured`.
-type CtStatus struct{ Bits CtStatusBits }
+// `ct status assured`; with Neg, one with none of them set: `ct status !
+// assured`, which is how nft lists (and reads) `ct status & assured == 0`.
+type CtStatus struct {
+	Bits CtStatusBits
+	Neg  bool
+}
 
-func (c CtStatus) String() string { return "ct status " + strings.Join(c.names(), ",") }
+func (c CtStatus) String() string {
+	if c.Neg {
+		return "ct status ! " + strings.Join(c.names(), ",")
+	}
+	return "ct status " + strings.Join(c.names(), ",")
+}
 
 // names lists the bits by nft's names; a bit without one (which only a
 // rule read back from the kernel can hold) as a number, as nft lists and
@@ -355,17 +364,24 @@ func (k Key) Mask() netip.Addr {
 // DynsetUpdate adds or updates the packet's key in a dynamic set. With a
 // Quota, the element carries a byte budget and the statement stops the rule
 // once it is spent (or when the set is full), so what follows never runs.
+// With a Limit instead, the element carries a packet rate (a meter): the
+// statement stops the rule while the key's rate is exceeded, or when the
+// set is full. A statement carries at most one of the two.
 type DynsetUpdate struct {
 	Op    SetOp
 	Set   string
 	Key   Key
 	Quota uint64 // bytes; 0 means no quota
+	Limit *Limit `json:",omitempty"`
 }
 
 func (d DynsetUpdate) String() string {
 	q := ""
-	if d.Quota > 0 {
+	switch {
+	case d.Quota > 0:
 		q = " quota until " + strconv.FormatUint(d.Quota, 10) + " bytes"
+	case d.Limit != nil:
+		q = " " + d.Limit.String()
 	}
 	return string(d.Op) + " @" + d.Set + " { " + d.Key.String() + q + " }"
 }

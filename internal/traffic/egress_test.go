@@ -3,6 +3,7 @@ package traffic
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -241,6 +242,54 @@ egress:
 		t.Logf("first window %s, renewed after %v, second window %s more", kib(first), renewed.Round(10*time.Millisecond), kib(second))
 		if second <= 0 || second+(base-first-again) > quota+dgram {
 			t.Errorf("second window: %s arrived, want 1 B .. %s", kib(second), kib(quota+dgram))
+		}
+	})
+}
+
+// TestForgedSYNsCannotSpendAViewersBudget (finding C): service replies are
+// metered per destination, but only once conntrack has marked the
+// connection assured (the peer completed the handshake). The attacker
+// forges 1,500 SYNs with the viewer's address, which make the device send
+// about 90 KB of SYN-ACKs to the viewer, more than its 64 KiB budget; they
+// pass a per-destination rate meter instead. The viewer then still
+// connects to its service and moves 16 KiB each way through it, which it
+// could not if the SYN-ACKs had spent its budget. The forged SYNs did reach
+// the service: the viewer is in the rate meter of unassured replies.
+func TestForgedSYNsCannotSpendAViewersBudget(t *testing.T) {
+	t.Parallel()
+	families(t, func(t *testing.T, fam netlab.Family) {
+		lab := netlab.New(t, netlab.WithVictims(0))
+		dev, viewer := lab.Device, lab.Viewer
+		mustListenTCP(t, dev, 8443, netlab.WithEcho())
+		applyProfile(t, lab, consentProfile)
+		mustConnect(t, viewer, dev.Addr(fam), 8443).Close() // positive control
+		for range 1500 {
+			if err := lab.Attacker.SpoofSYN(viewer.Addr(fam), dev.Addr(fam), 8443); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := time.Now()
+		c, err := dial(viewer, dev.Addr(fam), 8443, okDial)
+		if err != nil {
+			t.Fatalf("after 1500 SYNs forged with its address, the viewer cannot reach its service: %v", err)
+		}
+		defer c.Close()
+		t.Logf("the viewer connected %v after the forged SYNs", time.Since(start).Round(time.Millisecond))
+		msg := make([]byte, 16<<10)
+		c.SetDeadline(time.Now().Add(okDial))
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, msg); err != nil {
+			t.Errorf("after 1500 SYNs forged with its address, the viewer's service does not answer 16 KiB: %v", err)
+		}
+		key := viewer.Addr(fam)
+		set := "unassured_replies_v4"
+		if fam == netlab.IPv6 {
+			key, set = netip.PrefixFrom(key, 64).Masked().Addr(), "unassured_replies_v6"
+		}
+		if !setHas(t, lab, set, key) {
+			t.Errorf("%s is not in %s: the forged SYNs were never answered, so the test proves nothing", key, set)
 		}
 	})
 }

@@ -177,7 +177,8 @@ func TestDecodeNearMisses(t *testing.T) {
 		{"mark test with an xor", []expr.Any{ct(expr.CtKeyMARK), bw(ne(1<<31), ne(1)), cmpOp(expr.CmpOpEq, ne(0))}},
 		{"mark test with neq", []expr.Any{ct(expr.CtKeyMARK), bw(ne(1<<31), ne(0)), cmpOp(expr.CmpOpNeq, ne(0))}},
 		{"mark write that clears other bits", []expr.Any{ct(expr.CtKeyMARK), bw(ne(0xffff0000), ne(1)), &expr.Ct{Register: 1, SourceRegister: true, Key: expr.CtKeyMARK}}},
-		{"status bits clear (not assured)", []expr.Any{ct(expr.CtKeySTATUS), bw(ne(4), ne(0)), cmpOp(expr.CmpOpEq, ne(0))}},
+		{"state bits clear (only ct status has a negated test)", []expr.Any{ct(expr.CtKeySTATE), bw(ne(2), ne(0)), cmpOp(expr.CmpOpEq, ne(0))}},
+		{"status bits equal to a value", []expr.Any{ct(expr.CtKeySTATUS), bw(ne(4), ne(0)), cmpOp(expr.CmpOpEq, ne(4))}},
 		{"payload byte at offset 1", []expr.Any{&expr.Payload{DestRegister: 1, Base: payloadBaseInner, Offset: 1, Len: 1}, bw([]byte{0}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
 		{"payload byte bit test", []expr.Any{&expr.Payload{DestRegister: 1, Base: payloadBaseInner, Offset: 0, Len: 1}, bw([]byte{1}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
 	} {

@@ -102,13 +102,8 @@ func (d *decoder) next() ([]rules.Stmt, int) {
 			return one(rules.FibSaddrLocal{Neg: true}), 2
 		}
 	case *expr.Limit:
-		if e.Type != expr.LimitTypePkts || e.Over {
-			return nil, 0
-		}
-		for name, u := range limitUnits {
-			if u == e.Unit {
-				return one(rules.Limit{Rate: e.Rate, Unit: name, Burst: e.Burst}), 1
-			}
+		if l, ok := limitStmt(e); ok {
+			return one(l), 1
 		}
 	case *expr.Log:
 		if e.Key == 1<<unix.NFTA_LOG_GROUP|1<<unix.NFTA_LOG_PREFIX {
@@ -128,6 +123,20 @@ func (d *decoder) next() ([]rules.Stmt, int) {
 }
 
 func one(s rules.Stmt) []rules.Stmt { return []rules.Stmt{s} }
+
+// limitStmt is a packet limit that matches while under its rate (not
+// "over"), the only kind the encoder writes.
+func limitStmt(e *expr.Limit) (rules.Limit, bool) {
+	if e.Type != expr.LimitTypePkts || e.Over {
+		return rules.Limit{}, false
+	}
+	for name, u := range limitUnits {
+		if u == e.Unit {
+			return rules.Limit{Rate: e.Rate, Unit: name, Burst: e.Burst}, true
+		}
+	}
+	return rules.Limit{}, false
+}
 
 func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 	if m.SourceRegister || m.Register != reg {
@@ -193,14 +202,18 @@ func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
 	}
 	switch c.Key {
 	case expr.CtKeySTATE, expr.CtKeySTATUS:
-		// A flag test: (x & bits) != 0.
+		// A flag test: (x & bits) != 0, or for ct status also the
+		// negated one, (x & bits) == 0.
 		mask, ok := d.mask32(1)
 		cm, ok2 := d.cmpAt(2)
-		if !ok || !ok2 || cm.Op != expr.CmpOpNeq || len(cm.Data) != 4 || !isZero(cm.Data) || mask == 0 {
+		if !ok || !ok2 || len(cm.Data) != 4 || !isZero(cm.Data) || mask == 0 {
 			return nil, 0
 		}
-		if c.Key == expr.CtKeySTATUS {
-			return one(rules.CtStatus{Bits: rules.CtStatusBits(mask)}), 3
+		switch {
+		case c.Key == expr.CtKeySTATUS && (cm.Op == expr.CmpOpNeq || cm.Op == expr.CmpOpEq):
+			return one(rules.CtStatus{Bits: rules.CtStatusBits(mask), Neg: cm.Op == expr.CmpOpEq}), 3
+		case cm.Op != expr.CmpOpNeq:
+			return nil, 0
 		}
 		return one(rules.CtState{States: rules.CtStates(mask)}), 3
 	case expr.CtKeyMARK:
@@ -484,11 +497,21 @@ func dynsetStmt(d *expr.Dynset, key rules.Key) (rules.Stmt, bool) {
 	switch len(d.Exprs) {
 	case 0:
 	case 1:
-		q, ok := d.Exprs[0].(*expr.Quota)
-		if !ok || q.Over || q.Bytes == 0 {
+		switch x := d.Exprs[0].(type) {
+		case *expr.Quota:
+			if x.Over || x.Bytes == 0 {
+				return nil, false
+			}
+			s.Quota = x.Bytes
+		case *expr.Limit:
+			l, ok := limitStmt(x)
+			if !ok {
+				return nil, false
+			}
+			s.Limit = &l
+		default:
 			return nil, false
 		}
-		s.Quota = q.Bytes
 	default:
 		return nil, false
 	}

@@ -175,7 +175,12 @@ func (e *encoder) stmt(s rules.Stmt) error {
 		if s.Bits == 0 {
 			return fmt.Errorf("ct status match without bits")
 		}
-		e.add(false, ctFlags(expr.CtKeySTATUS, uint32(s.Bits))...)
+		flags := ctFlags(expr.CtKeySTATUS, uint32(s.Bits))
+		if s.Neg {
+			// `ct status ! assured`: the masked bits are all zero.
+			flags[2].(*expr.Cmp).Op = expr.CmpOpEq
+		}
+		e.add(false, flags...)
 	case rules.CtMark:
 		if s.Mask == 0 || s.Mask == ^uint32(0) || s.Value&^s.Mask != 0 {
 			// nft drops an all-ones mask and refuses a value outside the
@@ -443,8 +448,17 @@ func (e *encoder) dynset(s rules.DynsetUpdate) error {
 		}
 	}
 	d := &expr.Dynset{SrcRegKey: reg, SetName: s.Set, SetID: e.setID(s.Set), Operation: op}
-	if s.Quota > 0 {
+	switch {
+	case s.Quota > 0 && s.Limit != nil:
+		return fmt.Errorf("set statement with both a quota and a limit")
+	case s.Quota > 0:
 		d.Exprs = []expr.Any{&expr.Quota{Bytes: s.Quota}}
+	case s.Limit != nil:
+		unit, ok := limitUnits[s.Limit.Unit]
+		if !ok {
+			return fmt.Errorf("limit unit %q", s.Limit.Unit)
+		}
+		d.Exprs = []expr.Any{&expr.Limit{Type: expr.LimitTypePkts, Rate: s.Limit.Rate, Unit: unit, Burst: s.Limit.Burst}}
 	}
 	e.add(true, append(key, d)...)
 	return nil
