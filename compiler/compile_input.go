@@ -29,6 +29,20 @@ func (c *compilation) input(ch *rules.Chain) {
 	// conntrack does before the input hook sees that ACK: so the third
 	// packet of the handshake grants, and neither a SYN, a repeated SYN,
 	// nor the device's own SYN-ACK (direction reply) does.
+	//
+	// ASSURED is still conntrack's judgement, and conntrack accepts as the
+	// handshake's last packet any ACK within the client's window, not
+	// only the one acknowledgement number the device's TCP accepts: a
+	// forger who sweeps the 32-bit space (about 70,000 blind ACKs) gets a
+	// connection marked established and assured that the device's TCP
+	// never accepted (finding B). So the grant also needs spoke (bit 30
+	// of the connection mark), which the output chain sets when the
+	// device's own TCP sends a segment on the connection that is neither
+	// a SYN nor a RST; a TCP answers an ACK that does not acknowledge its
+	// SYN-ACK only with a RST. Consent therefore starts with the client's
+	// first packet after the device's first normal segment (its ACK of the
+	// client's data, say, or its answer).
+	spoke := rules.CtMark{Mask: deviceSpoke, Value: deviceSpoke}
 	for i, s := range p.Inbound.Services {
 		if !s.Consent {
 			continue
@@ -41,6 +55,7 @@ func (c *compilation) input(ch *rules.Chain) {
 				rules.CtDirection{Reply: false},
 				rules.CtState{States: rules.CtEstablished},
 				assured,
+				spoke,
 				rules.DynsetUpdate{Op: rules.SetUpdate, Set: consent[f], Key: rules.Key{Family: f, Field: rules.Src}},
 			))
 		}
@@ -158,6 +173,15 @@ func (c *compilation) logAndDrop(add func(*rules.Rule), dir string) {
 // handshake connection, the device gets no clear-to-send consent from it
 // (fail closed); if it clears it, a later segment could grant.
 const firstData uint32 = 1 << 31
+
+// deviceSpoke is the conntrack mark bit that records that the device's own
+// TCP has sent a segment without SYN or RST on a connection to an inbound
+// consent service, i.e. that the device's TCP, not only conntrack, took
+// the handshake as complete. The next bit down from firstData, set the
+// same way (`ct mark set ct mark | bit`), with the same caveats: software
+// that clears it delays consent until the device's next segment, software
+// that sets it takes back the protection against blind ACKs.
+const deviceSpoke uint32 = 1 << 30
 
 // payloadChunk is the most bytes the kernel compares in one payload match.
 const payloadChunk = 16

@@ -16,8 +16,9 @@ var (
 	unspec6   = netip.MustParsePrefix("::/128")
 )
 
-// output builds the output chain: loopback, invalid, anti-spoofing, bulk to
-// consenting peers, metered service replies and egress, essentials, log, drop.
+// output builds the output chain: loopback, invalid, anti-spoofing, the
+// TCP services' device-spoke mark, bulk to consenting peers, metered
+// service replies and egress, essentials, log, drop.
 func (c *compilation) output(ch *rules.Chain) {
 	p := c.p
 	add := func(r *rules.Rule) { ch.Rules = append(ch.Rules, r) }
@@ -33,6 +34,33 @@ func (c *compilation) output(ch *rules.Chain) {
 	add(rule(rules.IPv6, "anti-spoofing", rules.AddrMatch{Family: rules.IPv6, Field: rules.Src, Prefix: loop6}, drop()))
 	add(rule(rules.IPv4, "anti-spoofing", rules.AddrMatch{Family: rules.IPv4, Field: rules.Src, Prefix: unspec4, Neg: true}, rules.FibSaddrLocal{Neg: true}, drop()))
 	add(rule(rules.IPv6, "anti-spoofing", rules.AddrMatch{Family: rules.IPv6, Field: rules.Src, Prefix: unspec6, Neg: true}, rules.FibSaddrLocal{Neg: true}, drop()))
+
+	// The device's TCP spoke on a connection to an inbound TCP service: it
+	// sent a segment in the reply direction that is neither a SYN(-ACK)
+	// nor a RST. Only a TCP that accepted the client's handshake sends
+	// one (it answers an ACK that does not acknowledge its SYN-ACK with a
+	// RST), whereas conntrack calls a connection assured on any ACK in the
+	// client's window, which a blind ACK sweep finds (finding B). The
+	// input chain's consent grant and the reply meters below require the
+	// mark this rule sets. It has no verdict and comes before every rule
+	// that accepts, so each such segment passes it; the rules below still
+	// decide its fate.
+	_, metered := c.quotas["default"]
+	for i, s := range p.Inbound.Services {
+		if s.Proto != "tcp" || !s.Consent && !metered {
+			continue
+		}
+		origin := fmt.Sprintf("inbound.services[%d] %s: device spoke", i, s.Name)
+		for _, f := range sortedFamilies(c.services[i]) {
+			add(rule(f, origin,
+				port(s.Proto, rules.Src, s.Port),
+				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.services[i][f]},
+				rules.CtDirection{Reply: true},
+				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPRst, Neg: true},
+				rules.CtMarkOr{Bits: deviceSpoke},
+			))
+		}
+	}
 
 	// Bulk: consenting peers are not metered, within what consent.bulk allows.
 	for _, f := range families {
@@ -52,26 +80,37 @@ func (c *compilation) output(ch *rules.Chain) {
 	}
 
 	// Replies of inbound services count against the default quota too,
-	// but only on connections conntrack has marked assured. Before that,
-	// a reply answers a packet anyone could have forged with the peer's
-	// address (a SYN, a first datagram), so it must not spend the peer's
-	// budget (finding C): those replies pass under a per-destination rate
-	// limit instead, which a full meter or a spent rate also stops.
+	// but only once the connection is established. Before that, a reply
+	// answers a packet anyone could have forged with the peer's address
+	// (a SYN, a first datagram), so it must not spend the peer's budget
+	// (finding C): those replies pass under a per-destination rate limit
+	// instead, which a full meter or a spent rate also stops. For TCP,
+	// established means the device's TCP has spoken (the mark above), not
+	// conntrack's assured: after a blind ACK sweep (finding B) conntrack
+	// calls the forged connection assured, and the device's RSTs to the
+	// sweep, tens of thousands, would spend the peer's budget. For UDP it
+	// is conntrack's assured.
 	for i, s := range p.Inbound.Services {
 		origin := fmt.Sprintf("inbound.services[%d] %s: replies", i, s.Name)
+		established, before := rules.Stmt(rules.CtStatus{Bits: rules.CtAssured}), rules.Stmt(rules.CtStatus{Bits: rules.CtAssured, Neg: true})
+		early := origin + " before assured"
+		if s.Proto == "tcp" {
+			established, before = rules.CtMark{Mask: deviceSpoke, Value: deviceSpoke}, rules.CtMark{Mask: deviceSpoke, Value: 0}
+			early = origin + " before the device spoke"
+		}
 		for _, f := range sortedFamilies(c.services[i]) {
 			match := []rules.Stmt{
 				port(s.Proto, rules.Src, s.Port),
 				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.services[i][f]},
 				rules.CtDirection{Reply: true},
 			}
-			if _, ok := c.quotas["default"]; !ok {
+			if !metered {
 				add(c.metered(f, origin, "default", match...))
 				continue
 			}
-			add(c.metered(f, origin, "default", append(slices.Clip(match), rules.CtStatus{Bits: rules.CtAssured})...))
-			add(rule(f, origin+" before assured", append(slices.Clip(match),
-				rules.CtStatus{Bits: rules.CtAssured, Neg: true},
+			add(c.metered(f, origin, "default", append(slices.Clip(match), established)...))
+			add(rule(f, early, append(slices.Clip(match),
+				before,
 				rules.DynsetUpdate{Op: rules.SetAdd, Set: c.unassured[f], Key: c.peerKey(f), Limit: &unassuredLimit},
 				accept())...))
 		}

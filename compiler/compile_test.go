@@ -73,16 +73,35 @@ func TestCompiledSemantics(t *testing.T) {
 				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct state new accept`}},
 		{name: "consent on a completed inbound handshake, before the established accept", chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured ct mark & 0x40000000 == 0x40000000 update @consent_v4 { ip saddr }`,
 				`ct state established,related accept`}},
 		// Finding A: after the device's SYN-ACK a retransmitted SYN is ct
 		// state established; only ASSURED (a valid ACK out of SYN_RECV)
 		// shows the handshake completed.
 		{name: "a repeated SYN grants nothing: service consent needs ct status assured", chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured update @consent_v4 { ip saddr }`,
-				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct direction original ct state established ct status assured update @consent_v6 { ip6 saddr }`},
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured ct mark & 0x40000000 == 0x40000000 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct direction original ct state established ct status assured ct mark & 0x40000000 == 0x40000000 update @consent_v6 { ip6 saddr }`},
 			wantNone: []string{"ct state established update @consent"}},
+		// Finding B: conntrack takes any ACK in the client's window as the
+		// handshake's end, so a blind ACK sweep makes a forged connection
+		// assured. Only the device's TCP knows the handshake completed:
+		// the output chain marks a connection once the device sends a
+		// segment without SYN or RST on it (before anything that accepts,
+		// without a verdict), and the grant needs that bit.
+		{name: "a blind ACK grants nothing: the device's own segment marks the connection", chain: "output",
+			want: []string{
+				`meta nfproto ipv6 ip6 saddr != :: fib saddr type != local drop`,
+				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply tcp flags ! syn,rst ct mark set ct mark | 0x40000000`,
+				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply tcp flags ! syn,rst ct mark set ct mark | 0x40000000`,
+				`meta nfproto ipv4 ip daddr @consent_v4 udp dport 5000-5100 accept`},
+			wantNone: []string{"ct mark set 0x", "ct mark set ct mark &", "ct mark | 0x40000000 accept"}},
+		{name: "no spoke bit in the input chain without consent: true", patch: [2]string{"consent: true", "consent: false"}, chain: "input",
+			wantNone: []string{"0x40000000"}},
+		{name: "the spoke mark stays for consent without any quota", patch: [2]string{"  quota: 1MiB/1h\n  total: 64MiB/1h\n", ""}, chain: "output",
+			want: []string{
+				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply tcp flags ! syn,rst ct mark set ct mark | 0x40000000`,
+				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply accept`}},
 		{name: "no consent without consent: true", patch: [2]string{"consent: true", "consent: false"}, chain: "input",
 			wantNone: []string{"dport 8443 ip saddr @svc_viewer_v4 ct direction"}},
 		{name: "clear-to-send matched on the transport payload", chain: "input",
@@ -104,7 +123,7 @@ func TestCompiledSemantics(t *testing.T) {
 				`ct state established,related accept`},
 			wantNone: []string{"ct state established @ih", "ct mark set 0x", "ct mark set ct mark &"}},
 		{name: "no first-data mark without clear-to-send", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
-			wantNone: []string{"ct mark"}},
+			wantNone: []string{"0x80000000", "ct mark set"}},
 		{name: "handshake without clear-to-send grants on the peer's replies after the handshake", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
 			want:     []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct status assured update @consent_v4 { ip saddr }`},
 			wantNone: []string{"@ih"}},
@@ -121,20 +140,28 @@ func TestCompiledSemantics(t *testing.T) {
 				`limit rate 10/minute log prefix "devfence cam out drop: " group 0`,
 				`counter drop`},
 			wantNone: []string{"quota over", "update @quota"}},
-		// Finding C: replies of assured connections spend the peer's budget;
-		// replies before that (a SYN-ACK, anyone could have provoked it
-		// with a forged SYN) only pass a per-destination rate meter, which
-		// fails closed like the quotas, and touch no budget.
-		{name: "service replies are metered once assured, rate-limited before", chain: "output",
+		// Finding C: replies of established connections spend the peer's
+		// budget; replies before that (a SYN-ACK, anyone could have
+		// provoked it with a forged SYN) only pass a per-destination rate
+		// meter, which fails closed like the quotas, and touch no budget.
+		// For TCP, established is the device-spoke mark, not conntrack's
+		// assured, which a blind ACK sweep forges (finding B): the
+		// device's RSTs to the sweep must not spend the budget either.
+		{name: "service replies are metered once the device spoke, rate-limited before", chain: "output",
 			want: []string{
-				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status assured add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
-				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status ! assured add @unassured_replies_v4 { ip daddr limit rate 10/second burst 20 packets } accept`,
-				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply ct status assured add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
-				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply ct status ! assured add @unassured_replies_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: limit rate 10/second burst 20 packets } accept`,
+				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct mark & 0x40000000 == 0x40000000 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct mark & 0x40000000 == 0x0 add @unassured_replies_v4 { ip daddr limit rate 10/second burst 20 packets } accept`,
+				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply ct mark & 0x40000000 == 0x40000000 add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply ct mark & 0x40000000 == 0x0 add @unassured_replies_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: limit rate 10/second burst 20 packets } accept`,
 				`counter drop`},
 			wantNone: []string{
-				`ct direction reply add @quota`, `ct direction reply accept`,
-				`ct status ! assured add @quota`, `ct status ! assured add @total`, `@unassured_replies_v4 { ip daddr quota`, "limit rate 10/second burst 20 packets } add @total"}},
+				`ct direction reply add @quota`, `ct direction reply accept`, "ct status assured add @quota",
+				`== 0x0 add @quota`, `== 0x0 add @total`, `@unassured_replies_v4 { ip daddr quota`, "limit rate 10/second burst 20 packets } add @total"}},
+		{name: "UDP service replies are metered once assured", patch: [2]string{"proto: tcp, port: 8443", "proto: udp, port: 8443"}, chain: "output",
+			want: []string{
+				`meta nfproto ipv4 udp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status assured add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv4 udp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status ! assured add @unassured_replies_v4 { ip daddr limit rate 10/second burst 20 packets } accept`},
+			wantNone: []string{"tcp flags", "0x40000000"}},
 		{name: "no rate meter without services", patch: [2]string{"  services:\n    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}\n", "  services: []\n"}, chain: "output",
 			wantNone: []string{"unassured", "ct status"}},
 		{name: "unmetered without any quota", patch: [2]string{"  quota: 1MiB/1h\n  total: 64MiB/1h\n", ""}, chain: "output",
@@ -229,22 +256,28 @@ func TestCompiledSets(t *testing.T) {
 // TestConsentGrantsNeedAssured: every input rule that grants consent either
 // needs an assured connection (the handshake completed) or refreshes a
 // peer that already consents; the output chain never grants (traffic to a
-// peer must not extend consent). Guards finding A against a new grant rule.
+// peer must not extend consent); a grant on a client's packets also needs
+// the mark of the device's own segment. Guards findings A and B against a
+// new grant rule.
 func TestConsentGrantsNeedAssured(t *testing.T) {
 	for _, patch := range [][2]string{{}, {`, clearToSend: "220"`, ""}} {
 		yaml := strings.Replace(base, patch[0], patch[1], 1)
 		tbl := compile(t, yaml)
 		grants := 0
 		for _, r := range tbl.Chain("input").Rules {
-			var updates, assured, refresh bool
+			var updates, assured, refresh, original, spoke bool
 			for _, s := range r.Stmts {
 				switch s := s.(type) {
 				case rules.DynsetUpdate:
 					updates = updates || strings.HasPrefix(s.Set, "consent_")
 				case rules.CtStatus:
-					assured = assured || s.Bits&rules.CtAssured != 0
+					assured = assured || s.Bits&rules.CtAssured != 0 && !s.Neg
 				case rules.AddrMatch:
 					refresh = refresh || strings.HasPrefix(s.Set, "consent_")
+				case rules.CtDirection:
+					original = !s.Reply
+				case rules.CtMark:
+					spoke = spoke || s.Mask&(1<<30) != 0 && s.Value&(1<<30) != 0
 				}
 			}
 			if !updates {
@@ -253,6 +286,11 @@ func TestConsentGrantsNeedAssured(t *testing.T) {
 			grants++
 			if !assured && !refresh {
 				t.Errorf("rule %q grants consent without ct status assured", r)
+			}
+			// Finding B: a grant on the client's packets (an inbound
+			// service) also needs the device's own TCP to have spoken.
+			if original && !spoke {
+				t.Errorf("rule %q grants consent to a client without the device-spoke mark", r)
 			}
 		}
 		if grants == 0 {

@@ -342,6 +342,22 @@ func stmtJSON(s Stmt) (any, error) {
 			op = "!"
 		}
 		return match(op, obj("ct", obj("key", "status")), right), nil
+	case TCPFlags:
+		names := s.names()
+		if len(names) == 0 {
+			return nil, fmt.Errorf("tcp flags match without flags: %w", errNoJSON)
+		}
+		// A flag test, like ct status; "!" is the negated one, as nft
+		// lists `tcp flags ! syn,rst`.
+		var right any = names
+		if len(names) == 1 {
+			right = names[0]
+		}
+		op := "in"
+		if s.Neg {
+			op = "!"
+		}
+		return match(op, payload("tcp", "flags"), right), nil
 	case CtMark:
 		// Hex strings, which nft parses as the integers they are, read
 		// better than 2147483648.

@@ -73,8 +73,8 @@ const maxCmp = 16
 // unit and kernel tests: ranges and prefixes in interval sets, negated and
 // literal matches, a numeric ICMP type, a burst, a clear-to-send as long as the kernel takes,
 // ct status and ct mark bit tests, a negated ct status test, a ct mark bit
-// set, a payload-present test, a masked IPv4 key, a set update without
-// quota and one with a rate limit.
+// set, a payload-present test, TCP flag tests (any set, none set), a
+// masked IPv4 key, a set update without quota and one with a rate limit.
 func everyStmt() *rules.Table {
 	v4 := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	return &rules.Table{Family: "inet", Name: "devfence", Sets: []*rules.Set{
@@ -112,6 +112,9 @@ func everyStmt() *rules.Table {
 				rules.CtMarkOr{Bits: 1 << 31},
 			}, Comment: "first data"},
 			{Stmts: []rules.Stmt{rules.CtStatus{Bits: rules.CtSeenReply | rules.CtAssured}, rules.Counter{}}},
+			{Stmts: []rules.Stmt{
+				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPAck}, rules.CtMark{Mask: 1 << 30, Value: 1 << 30}, rules.Counter{},
+			}, Comment: "spoke"},
 			{Stmts: []rules.Stmt{rules.ICMPType{Type: 13}, rules.Limit{Rate: 3, Unit: "hour", Burst: 10}, rules.Verdict{Kind: rules.Accept}}},
 			{Stmts: []rules.Stmt{
 				rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"},
@@ -147,6 +150,13 @@ func everyStmt() *rules.Table {
 					Limit: &rules.Limit{Rate: 10, Unit: "second", Burst: 20}},
 				rules.Verdict{Kind: rules.Accept},
 			}, Comment: "unassured replies"},
+			{Stmts: []rules.Stmt{
+				rules.Meta{Key: rules.MetaNFProto, Value: "ipv4"},
+				rules.PortMatch{Proto: "tcp", Field: rules.Src, Lo: 8443, Hi: 8443},
+				rules.CtDirection{Reply: true},
+				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPRst, Neg: true},
+				rules.CtMarkOr{Bits: 1 << 30},
+			}, Comment: "device spoke"},
 			{Stmts: []rules.Stmt{rules.Meta{Key: rules.MetaL4Proto, Value: "ipv6-icmp"}, rules.Meta{Key: rules.MetaOIF, Value: "lo"}, rules.Verdict{Kind: rules.Accept}}},
 		}},
 	}}
@@ -168,6 +178,9 @@ func TestJSONStatements(t *testing.T) {
 		{rules.CtStatus{Bits: rules.CtAssured, Neg: true}, `{"match":{"op":"!","left":{"ct":{"key":"status"}},"right":"assured"}}`},
 		{rules.CtMark{Mask: 1 << 31}, `{"match":{"op":"==","left":{"&":[{"ct":{"key":"mark"}},"0x80000000"]},"right":"0x0"}}`},
 		{rules.CtMarkOr{Bits: 1 << 31}, `{"mangle":{"key":{"ct":{"key":"mark"}},"value":{"|":[{"ct":{"key":"mark"}},"0x80000000"]}}}`},
+		{rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPRst, Neg: true}, `{"match":{"op":"!","left":{"payload":{"protocol":"tcp","field":"flags"}},"right":["syn","rst"]}}`},
+		{rules.TCPFlags{Bits: rules.TCPFin}, `{"match":{"op":"in","left":{"payload":{"protocol":"tcp","field":"flags"}},"right":"fin"}}`},
+		{rules.CtMark{Mask: 1 << 30, Value: 1 << 30}, `{"match":{"op":"==","left":{"&":[{"ct":{"key":"mark"}},"0x40000000"]},"right":"0x40000000"}}`},
 		{rules.PayloadPresent{}, `{"match":{"op":"==","left":{"&":[{"payload":{"base":"ih","offset":0,"len":8}},0]},"right":0}}`},
 		{rules.AddrMatch{Family: rules.IPv6, Field: rules.Dst, Set: "s"}, `{"match":{"op":"==","left":{"payload":{"protocol":"ip6","field":"daddr"}},"right":"@s"}}`},
 		{rules.AddrMatch{Family: rules.IPv4, Field: rules.Src, Prefix: netip.MustParsePrefix("127.0.0.0/8")}, `{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"127.0.0.0","len":8}}}}`},

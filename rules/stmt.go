@@ -169,6 +169,50 @@ type CtMarkOr struct{ Bits uint32 }
 
 func (c CtMarkOr) String() string { return fmt.Sprintf("ct mark set ct mark | 0x%x", c.Bits) }
 
+// TCPFlagBits is a bitmask of TCP header flags, as in the header's
+// 14th byte.
+type TCPFlagBits uint8
+
+const (
+	TCPFin TCPFlagBits = 1 << iota
+	TCPSyn
+	TCPRst
+	TCPPsh
+	TCPAck
+	TCPUrg
+	TCPEcn
+	TCPCwr
+)
+
+// tcpFlagNames are nft's names of the TCP flags, in bit order as nft lists
+// them.
+var tcpFlagNames = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
+
+// TCPFlags matches a TCP segment with any of the flags set: `tcp flags
+// syn,ack`; with Neg, one with none of them set: `tcp flags ! syn,rst`,
+// which is how nft 1.0.6 lists (and reads) `tcp flags & (syn | rst) == 0`.
+type TCPFlags struct {
+	Bits TCPFlagBits
+	Neg  bool
+}
+
+func (f TCPFlags) String() string {
+	if f.Neg {
+		return "tcp flags ! " + strings.Join(f.names(), ",")
+	}
+	return "tcp flags " + strings.Join(f.names(), ",")
+}
+
+func (f TCPFlags) names() []string {
+	var names []string
+	for i, name := range tcpFlagNames {
+		if f.Bits&(1<<i) != 0 {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // CtDirection matches the packet's direction in its connection.
 type CtDirection struct{ Reply bool }
 
@@ -442,6 +486,7 @@ func (CtState) stmt()        {}
 func (CtStatus) stmt()       {}
 func (CtMark) stmt()         {}
 func (CtMarkOr) stmt()       {}
+func (TCPFlags) stmt()       {}
 func (PayloadPresent) stmt() {}
 func (CtDirection) stmt()    {}
 func (AddrMatch) stmt()      {}

@@ -3,6 +3,7 @@ package traffic
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"syscall"
@@ -66,7 +67,7 @@ func TestBulkOnlyWhileConsenting(t *testing.T) {
 	families(t, func(t *testing.T, fam netlab.Family) {
 		lab := netlab.New(t, netlab.WithVictims(0))
 		dev, viewer := lab.Device, lab.Viewer
-		svc := mustListenTCP(t, dev, 8443)
+		svc := mustListenTCP(t, dev, 8443, netlab.WithEcho())
 		sink := mustListenUDP(t, viewer, bulkPort)
 		applyProfile(t, lab, consentProfile)
 		to := viewer.Addr(fam)
@@ -80,12 +81,17 @@ func TestBulkOnlyWhileConsenting(t *testing.T) {
 			t.Fatalf("before consent the viewer received %s of bulk", kib(n))
 		}
 
-		// During the session: the viewer connects and keeps talking.
+		// The handshake alone: conntrack calls the connection assured, but
+		// the device's TCP has not sent a segment on it yet, so nothing.
 		c := mustConnect(t, viewer, dev.Addr(fam), 8443)
-		if _, err := c.Write([]byte{'x'}); err != nil {
-			t.Fatal(err)
+		if bulkProbe(t, dev, to) {
+			t.Errorf("the handshake alone made the viewer consenting; the device had not spoken on the connection")
 		}
-		if err := svc.WaitBytes(1, arrive); err != nil {
+
+		// During the session: the viewer talks, the device answers, and
+		// the viewer keeps talking.
+		mustConsent(t, c)
+		if err := svc.WaitBytes(2, arrive); err != nil {
 			t.Fatal(err)
 		}
 		stop := make(chan struct{})
@@ -180,7 +186,7 @@ func TestSpoofedSYNGrantsNoConsent(t *testing.T) {
 			families(t, func(t *testing.T, fam netlab.Family) {
 				lab := netlab.New(t, netlab.WithVictims(0))
 				dev, lan2 := lab.Device, lab.LAN2
-				mustListenTCP(t, dev, 8443)
+				mustListenTCP(t, dev, 8443, netlab.WithEcho())
 				sink := mustListenUDP(t, lan2, bulkPort)
 				applyProfile(t, lab, consentProfile)
 				if err := lan2.NFT(silentTable); err != nil {
@@ -214,10 +220,7 @@ func TestSpoofedSYNGrantsNoConsent(t *testing.T) {
 				if _, err := lan2.Exec("nft", "delete", "table", "inet", "silent"); err != nil {
 					t.Fatal(err)
 				}
-				c := mustConnect(t, lan2, dst, 8443)
-				if _, err := c.Write([]byte{'x'}); err != nil {
-					t.Fatal(err)
-				}
+				mustConsent(t, mustConnect(t, lan2, dst, 8443))
 				if err := netlab.Poll(arrive, 20*time.Millisecond, func() (bool, error) { return bulkProbe(t, dev, src), nil }); err != nil {
 					t.Fatalf("positive control: a real session from %s did not make it consenting: %v", lan2.Name, err)
 				}
@@ -229,6 +232,152 @@ func TestSpoofedSYNGrantsNoConsent(t *testing.T) {
 		})
 	}
 }
+
+// TestBlindACKSweepGrantsNoConsent (finding B): after one forged SYN from
+// lan2's address (lan2 kept silent as in TestSpoofedSYNGrantsNoConsent),
+// the attacker sends blind ACKs whose acknowledgement numbers step through
+// the whole 32-bit space 60000 apart (~71,600 packets), twice. conntrack
+// accepts an ACK anywhere in the peer's advertised window (64240 here) as
+// the end of the handshake, so one of them makes the forged connection
+// established and assured; the device's TCP, which accepts only the one
+// right number, answers the ACKs that reach it with RSTs and never sends
+// a normal segment, and the consent grant needs the mark such a segment
+// sets. A probe table in the device, hooked before devfence, shows both:
+// the attack did reach an assured connection (without it the test would
+// prove nothing) and the device sent RSTs but no segment without SYN or
+// RST to lan2. lan2 then connects for real, its service answers and bulk
+// flows (the positive control): the RSTs, tens of thousands of them on
+// the assured connection, spent none of lan2's budget (with replies
+// metered on assured they spend it all, and lan2's connection gets no
+// answer).
+func TestBlindACKSweepGrantsNoConsent(t *testing.T) {
+	t.Parallel()
+	families(t, func(t *testing.T, fam netlab.Family) {
+		lab := netlab.New(t, netlab.WithVictims(0))
+		dev, lan2 := lab.Device, lab.LAN2
+		mustListenTCP(t, dev, 8443, netlab.WithEcho())
+		sink := mustListenUDP(t, lan2, bulkPort)
+		applyProfile(t, lab, consentProfile)
+		if err := lan2.NFT(silentTable); err != nil {
+			t.Fatal(err)
+		}
+		src, dst := lan2.Addr(fam), dev.Addr(fam)
+		if err := dev.NFT(fmt.Sprintf(sweepProbeTable, fam.NFTFamily(), src)); err != nil {
+			t.Fatal(err)
+		}
+		seg := netlab.TCPSegment{Src: src, Dst: dst, SrcPort: 41000, DstPort: 8443, Seq: 12345, Flags: netlab.FlagSYN}
+		if err := lab.Attacker.SpoofTCP(seg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lan2.WaitNFTCounter("inet", "silent", "synack", 1, arrive); err != nil {
+			t.Fatalf("the device never answered the forged SYN, so the attack did not reach it: %v", err)
+		}
+		// Two passes: conntrack takes acknowledgement numbers up to half
+		// the space below the device's next sequence number as valid, so
+		// depending on its random ISN the valid ACKs after the hit in one
+		// pass number anything from none to ~35,800; in the second pass
+		// all of them come after it, and the device's RSTs to them go out
+		// on the connection conntrack calls assured.
+		start, n := time.Now(), 0
+		for range 2 {
+			for ack := uint64(0); ack < 1<<32; ack += 60000 {
+				seg.Seq, seg.Ack, seg.Flags = 12346, uint32(ack), netlab.FlagACK
+				if err := lab.Attacker.SpoofTCP(seg); err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+		}
+		t.Logf("sent %d blind ACKs (%d bytes) in %v", n, n*40, time.Since(start).Round(time.Millisecond))
+		// The attack worked on conntrack: an ACK of the sweep was taken as
+		// the end of the handshake.
+		if _, err := dev.WaitNFTCounter("inet", "sweepprobe", "assured", 1, arrive); err != nil {
+			t.Fatalf("no forged ACK made the connection assured, so the sweep proves nothing: %v", err)
+		}
+		if c, err := lan2.NFTCounter("inet", "silent", "rst"); err != nil || c.Packets != 0 {
+			t.Fatalf("lan2 tried to send %d RSTs (%v); it must stay silent", c.Packets, err)
+		}
+
+		sent := sendPaced(t, dev, src, bulkPort, 1000, 50)
+		if got := settled(sink.Bytes); sent != 0 || got != 0 {
+			t.Errorf("after a forged SYN and a blind ACK sweep, the device sent %d bulk datagrams to %s and %s arrived; want none",
+				sent, src, kib(got))
+		}
+		set := "consent_v4"
+		if fam == netlab.IPv6 {
+			set = "consent_v6"
+		}
+		if setHas(t, lab, set, src) {
+			t.Errorf("%s holds the forged source %s", set, src)
+		}
+		// What the device's TCP said to the forged address: RSTs, and
+		// never a segment without SYN or RST.
+		rst, err := dev.NFTCounter("inet", "sweepprobe", "rst")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spoke, err := dev.NFTCounter("inet", "sweepprobe", "spoke")
+		if err != nil {
+			t.Fatal(err)
+		}
+		invalid, err := dev.NFTCounter("inet", "sweepprobe", "invalid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rstAssured, err := dev.NFTCounter("inet", "sweepprobe", "rstassured")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("conntrack called %d of the ACKs invalid (devfence drops those); the device answered the others with %d RSTs (%d of them, %d bytes, on the connection conntrack called assured) and %d other segments",
+			invalid.Packets, rst.Packets, rstAssured.Packets, rstAssured.Bytes, spoke.Packets)
+		if rst.Packets == 0 || spoke.Packets != 0 {
+			t.Errorf("the device sent %d RSTs and %d segments without SYN or RST to the forged address; want RSTs only", rst.Packets, spoke.Packets)
+		}
+		// Metered as lan2's replies, they would exceed its budget (64 KiB):
+		// the positive control below shows they were not.
+		if rstAssured.Bytes <= 64<<10 {
+			t.Fatalf("only %d bytes of RSTs went out on the assured connection; the positive control would not test lan2's budget", rstAssured.Bytes)
+		}
+
+		// Positive control: lan2 connects for real, its service answers
+		// (the RSTs above spent none of lan2's budget) and bulk flows.
+		if _, err := lan2.Exec("nft", "delete", "table", "inet", "silent"); err != nil {
+			t.Fatal(err)
+		}
+		mustConsent(t, mustConnect(t, lan2, dst, 8443))
+		if err := netlab.Poll(arrive, 20*time.Millisecond, func() (bool, error) { return bulkProbe(t, dev, src), nil }); err != nil {
+			t.Fatalf("positive control: a real session from %s did not make it consenting: %v", lan2.Name, err)
+		}
+		sendWindowed(t, dev, src, bulkPort, 1000, 50, sink.Bytes)
+		if err := sink.WaitBytes(45*1000, arrive); err != nil {
+			t.Fatalf("positive control: bulk to a real consenting peer: %v", err)
+		}
+	})
+}
+
+// sweepProbeTable counts, in the device and before devfence's chains, the
+// forged client's packets on an assured connection and the device's
+// segments to it by kind. Arguments: the family's nft protocol ("ip",
+// "ip6") and the forged address.
+const sweepProbeTable = `table inet sweepprobe {
+	counter assured {}
+	counter invalid {}
+	counter rstassured {}
+	counter rst {}
+	counter spoke {}
+	chain input {
+		type filter hook input priority -10; policy accept;
+		tcp dport 8443 %[1]s saddr %[2]s ct direction original ct status assured counter name "assured"
+		tcp dport 8443 %[1]s saddr %[2]s ct state invalid counter name "invalid"
+	}
+	chain output {
+		type filter hook output priority -10; policy accept;
+		tcp sport 8443 %[1]s daddr %[2]s tcp flags rst counter name "rst"
+		tcp sport 8443 %[1]s daddr %[2]s tcp flags rst ct status assured counter name "rstassured"
+		tcp sport 8443 %[1]s daddr %[2]s tcp flags ! syn,rst counter name "spoke"
+	}
+}
+`
 
 // silentTable makes a host ignore SYN-ACKs and never send RSTs.
 const silentTable = `table inet silent {

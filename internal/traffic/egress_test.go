@@ -357,16 +357,13 @@ consent:
 		families(t, func(t *testing.T, fam netlab.Family) {
 			lab := netlab.New(t, netlab.WithVictims(0))
 			dev := lab.Device
-			svc := mustListenTCP(t, dev, 8443)
+			svc := mustListenTCP(t, dev, 8443, netlab.WithEcho())
 			first := mustListenUDP(t, lab.Viewer, bulkPort)
 			second := mustListenUDP(t, lab.LAN2, bulkPort)
 			applyProfile(t, lab, profile)
 			for i, h := range []*netlab.Host{lab.Viewer, lab.LAN2} {
-				c := mustConnect(t, h, dev.Addr(fam), 8443)
-				if _, err := c.Write([]byte{'x'}); err != nil {
-					t.Fatal(err)
-				}
-				if err := svc.WaitBytes(int64(i+1), arrive); err != nil {
+				mustConsent(t, mustConnect(t, h, dev.Addr(fam), 8443))
+				if err := svc.WaitBytes(int64(2*(i+1)), arrive); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -467,7 +464,7 @@ consent:
 	families(t, func(t *testing.T, fam netlab.Family) {
 		lab := netlab.New(t, netlab.WithVictims(1))
 		dev, v := lab.Device, lab.Victims[0]
-		mustListenTCP(t, dev, 8443)
+		mustListenTCP(t, dev, 8443, netlab.WithEcho())
 		sink := mustListenUDP(t, v, 9000)
 		bulk := mustListenUDP(t, lab.Viewer, bulkPort)
 		applyProfile(t, lab, profile)
@@ -477,10 +474,7 @@ consent:
 		if spent <= 0 || spent > 16<<10 {
 			t.Fatalf("first window: %s arrived", kib(spent))
 		}
-		c := mustConnect(t, lab.Viewer, dev.Addr(fam), 8443)
-		if _, err := c.Write([]byte{'x'}); err != nil {
-			t.Fatal(err)
-		}
+		mustConsent(t, mustConnect(t, lab.Viewer, dev.Addr(fam), 8443))
 		if err := netlab.Poll(arrive, 20*time.Millisecond, func() (bool, error) { return bulkProbe(t, dev, lab.Viewer.Addr(fam)), nil }); err != nil {
 			t.Fatalf("positive control: the viewer did not become consenting: %v", err)
 		}

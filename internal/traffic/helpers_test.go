@@ -94,6 +94,25 @@ func mustConnect(t testing.TB, h *netlab.Host, dst netip.Addr, port uint16) net.
 	return c
 }
 
+// mustConsent makes c, a session to the device's consent service (which
+// must echo), consenting: a byte to the service, its echo back, then
+// another byte. The echo is the device's own first segment on the
+// connection without SYN or RST, which the consent grant needs (finding
+// B: a handshake conntrack took as complete is not enough); the client's
+// packets after it grant, the second byte at the latest.
+func mustConsent(t testing.TB, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte{'x'}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := netlab.ReadN(c, 1, arrive); err != nil || string(got) != "x" {
+		t.Fatalf("positive control: the consent service echoed %q (%v), want \"x\"", got, err)
+	}
+	if _, err := c.Write([]byte{'x'}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // mustNotConnect proves a TCP connection from h to dst:port is silently
 // dropped (times out) rather than refused or accepted.
 func mustNotConnect(t testing.TB, h *netlab.Host, dst netip.Addr, port uint16) {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"github.com/devfence/devfence/rules"
 	"github.com/devfence/devfence/rules/netlink/nltest"
@@ -179,10 +180,22 @@ func TestDecodeNearMisses(t *testing.T) {
 		{"mark write that clears other bits", []expr.Any{ct(expr.CtKeyMARK), bw(ne(0xffff0000), ne(1)), &expr.Ct{Register: 1, SourceRegister: true, Key: expr.CtKeyMARK}}},
 		{"state bits clear (only ct status has a negated test)", []expr.Any{ct(expr.CtKeySTATE), bw(ne(2), ne(0)), cmpOp(expr.CmpOpEq, ne(0))}},
 		{"status bits equal to a value", []expr.Any{ct(expr.CtKeySTATUS), bw(ne(4), ne(0)), cmpOp(expr.CmpOpEq, ne(4))}},
+		{"tcp flags equal to a value", []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpOp(expr.CmpOpEq, []byte{unix.IPPROTO_TCP}),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1}, bw([]byte{0x12}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0x02})}},
+		{"tcp flags with an xor", []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpOp(expr.CmpOpEq, []byte{unix.IPPROTO_TCP}),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1}, bw([]byte{0x06}, []byte{1}), cmpOp(expr.CmpOpEq, []byte{0})}},
+		{"byte 13 of a udp header", []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpOp(expr.CmpOpEq, []byte{unix.IPPROTO_UDP}),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1}, bw([]byte{0x06}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
+		{"tcp byte 12 masked", []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpOp(expr.CmpOpEq, []byte{unix.IPPROTO_TCP}),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 12, Len: 1}, bw([]byte{0x06}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
 		{"payload byte at offset 1", []expr.Any{&expr.Payload{DestRegister: 1, Base: payloadBaseInner, Offset: 1, Len: 1}, bw([]byte{0}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
 		{"payload byte bit test", []expr.Any{&expr.Payload{DestRegister: 1, Base: payloadBaseInner, Offset: 0, Len: 1}, bw([]byte{1}, []byte{0}), cmpOp(expr.CmpOpEq, []byte{0})}},
 	} {
 		stmts := decodeExprs(wire(t, tc.exprs), loopback{})
+		// A transport header test keeps its protocol dependency in front.
+		if m, ok := stmts[0].(rules.Meta); ok && m.Key == rules.MetaL4Proto {
+			stmts = stmts[1:]
+		}
 		if len(stmts) != 1 {
 			t.Errorf("%s: decoded as %d statements %v, want one raw", tc.name, len(stmts), stmts)
 			continue
@@ -192,7 +205,7 @@ func TestDecodeNearMisses(t *testing.T) {
 		}
 	}
 	for _, s := range []rules.Stmt{
-		rules.CtStatus{}, rules.CtMark{Mask: ^uint32(0), Value: 1}, rules.CtMark{Mask: 0}, rules.CtMark{Mask: 1, Value: 2}, rules.CtMarkOr{},
+		rules.CtStatus{}, rules.CtMark{Mask: ^uint32(0), Value: 1}, rules.CtMark{Mask: 0}, rules.CtMark{Mask: 1, Value: 2}, rules.CtMarkOr{}, rules.TCPFlags{Neg: true},
 	} {
 		if _, err := encodeStmts([]rules.Stmt{s}, nil, nil); err == nil {
 			t.Errorf("%#v encoded without error", s)

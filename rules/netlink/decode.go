@@ -165,9 +165,16 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 	case m.Key == expr.MetaKeyL4PROTO && len(c.Data) == 1:
 		d.ctx.l4proto = c.Data[0]
 		// Directly before a transport header match it is the dependency
-		// nft inserts for that match, which the match's text implies.
+		// nft inserts for that match, which the match's text implies; not
+		// before one the decoder cannot read, whose raw text would not
+		// say which protocol it is about.
 		if p, ok := d.at(2).(*expr.Payload); ok && p.Base == expr.PayloadBaseTransportHeader {
-			return nil, 2
+			d.i += 2
+			_, n := d.next()
+			d.i -= 2
+			if n > 0 {
+				return nil, 2
+			}
 		}
 		return one(rules.Meta{Key: rules.MetaL4Proto, Value: l4protoName(c.Data[0])}), 2
 	case (m.Key == expr.MetaKeyIIF || m.Key == expr.MetaKeyOIF) && len(c.Data) == 4:
@@ -343,6 +350,17 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 	case expr.PayloadBaseNetworkHeader:
 		return d.network(p)
 	case expr.PayloadBaseTransportHeader:
+		if b, ok := d.at(1).(*expr.Bitwise); ok {
+			// A TCP flag test: the flags byte, masked, compared with zero.
+			c, ok := d.cmpAt(2)
+			if !ok || d.ctx.l4proto != unix.IPPROTO_TCP || p.Offset != tcpFlagsOffset || p.Len != 1 ||
+				b.SourceRegister != reg || b.DestRegister != reg || b.Len != 1 || len(b.Mask) != 1 || b.Mask[0] == 0 ||
+				!bytes.Equal(b.Xor, []byte{0}) || !bytes.Equal(c.Data, []byte{0}) ||
+				(c.Op != expr.CmpOpEq && c.Op != expr.CmpOpNeq) {
+				return nil, 0
+			}
+			return one(rules.TCPFlags{Bits: rules.TCPFlagBits(b.Mask[0]), Neg: c.Op == expr.CmpOpEq}), 3
+		}
 		fields := transportFields(d.ctx.l4proto)
 		if lo, ok := d.cmpAt(1); ok && lo.Op == expr.CmpOpGte {
 			hi, ok := d.cmpAt(2)

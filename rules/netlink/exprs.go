@@ -203,6 +203,24 @@ func (e *encoder) stmt(s rules.Stmt) error {
 			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
 				Mask: binaryutil.NativeEndian.PutUint32(^s.Bits), Xor: binaryutil.NativeEndian.PutUint32(s.Bits)},
 			&expr.Ct{Register: reg, SourceRegister: true, Key: expr.CtKeyMARK})
+	case rules.TCPFlags:
+		// As nft encodes a flag test of the TCP header's flags byte
+		// (offset 13): load, mask, compare with zero: not zero for any
+		// flag set, zero for `tcp flags ! ...`.
+		if s.Bits == 0 {
+			return fmt.Errorf("tcp flags match without flags")
+		}
+		if err := e.needL4(unix.IPPROTO_TCP); err != nil {
+			return err
+		}
+		op := expr.CmpOpNeq
+		if s.Neg {
+			op = expr.CmpOpEq
+		}
+		e.add(false,
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: tcpFlagsOffset, Len: 1},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{byte(s.Bits)}, Xor: []byte{0}},
+			&expr.Cmp{Op: op, Register: reg, Data: []byte{0}})
 	case rules.PayloadPresent:
 		// A one-byte load of the transport payload, masked to nothing:
 		// it matches any byte, and the load itself ends the rule (NFT_BREAK)
@@ -313,6 +331,9 @@ func ctFlags(key expr.CtKey, bits uint32) []expr.Any {
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: make([]byte, 4)},
 	}
 }
+
+// tcpFlagsOffset is where the flags byte sits in the TCP header.
+const tcpFlagsOffset = 13
 
 // payloadBaseInner is nft's `@ih`: the transport payload.
 const payloadBaseInner expr.PayloadBase = 3

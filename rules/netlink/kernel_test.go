@@ -293,6 +293,8 @@ func TestHandRules(t *testing.T) {
 	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "ip", "saddr", "10.0.0.0/8", "meta", "mark", "0x2a", "counter", "drop", "comment", `"by hand"`)
 	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "ct", "status", "assured,dnat", "ct", "mark", "&", "0x80000000", "==", "0", "@ih,0,8", "&", "0", "==", "0", "ct", "mark", "set", "ct", "mark", "|", "0x80000000")
 	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "ct", "mark", "set", "0x2a", "@ih,0,8", "&", "0x1", "==", "0x1")
+	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "sport", "8443", "tcp", "flags", "&", "(syn|rst)", "==", "0", "ct", "mark", "set", "ct", "mark", "|", "0x40000000")
+	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "flags", "&", "(syn|ack)", "==", "syn", "ct", "mark", "&", "0x40000000", "==", "0x40000000")
 	nltest.NFT(t, ns, "", "add", "chain", "inet", "devfence", "extra")
 	live, err := c.Read("inet", "devfence")
 	if err != nil {
@@ -311,6 +313,9 @@ func TestHandRules(t *testing.T) {
 		"ct status assured,dnat ct mark & 0x80000000 == 0x0 @ih,0,8 & 0x0 == 0x0 ct mark set ct mark | 0x80000000",
 		// A whole-mark write and a payload bit test are not the model's.
 		"[immediate reg 1 0x2a000000] [ct set mark with reg 1] [payload load 1b @ inner header + 0 => reg 1] [bitwise reg 1 = (reg 1 & 0x01) ^ 0x00] [cmp eq reg 1 0x01]",
+		"tcp sport 8443 tcp flags ! syn,rst ct mark set ct mark | 0x40000000",
+		// A flags test against a value other than zero is not the model's.
+		"meta l4proto tcp [payload load 1b @ transport header + 13 => reg 1] [bitwise reg 1 = (reg 1 & 0x12) ^ 0x00] [cmp eq reg 1 0x02] ct mark & 0x40000000 == 0x40000000",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("hand-made rules read back as (-want +got):\n%s", d)
@@ -412,6 +417,9 @@ func edgeTable() *rules.Table {
 				rules.CtMark{Mask: 0x0f00, Value: 0x0300}, rules.PayloadPresent{}, rules.InnerPayload{Offset: 1, Data: []byte("ok")},
 				rules.CtMarkOr{Bits: 0x40000000}, rules.Counter{}),
 			r("first data", v4, rules.CtMark{Mask: 1 << 31}, rules.PayloadPresent{}, rules.CtMarkOr{Bits: 1 << 31}),
+			r("device spoke", v6, rules.PortMatch{Proto: "tcp", Field: rules.Src, Lo: 8443, Hi: 8443}, rules.CtDirection{Reply: true},
+				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPRst, Neg: true}, rules.CtMarkOr{Bits: 1 << 30}),
+			r("tcp flags alone", v4, rules.TCPFlags{Bits: rules.TCPFin | rules.TCPCwr}, rules.CtMark{Mask: 1 << 30, Value: 1 << 30}, accept),
 			r("not in set", v4, rules.AddrMatch{Family: rules.IPv4, Field: rules.Dst, Set: "ends_v4", Neg: true}, rules.FibSaddrLocal{}, drop),
 			r("masked key", v4, rules.DynsetUpdate{Op: rules.SetUpdate, Set: "seen_v4", Key: rules.Key{Family: rules.IPv4, Field: rules.Dst, Bits: 24}},
 				rules.DynsetUpdate{Op: rules.SetAdd, Set: "fam", Key: rules.Key{NFProto: true}}, accept),
