@@ -289,6 +289,24 @@ var errNoJSON = errors.New("has no nft json form")
 
 func match(op string, left, right any) any { return obj("match", jMatch{op, left, right}) }
 
+// flagMatch is a bitmask test on left: "in" is JSON's name for the implicit
+// flag test that `ct state a,b` is in the text, and "!" the negated one
+// that nft lists as `ct status ! assured`.
+func flagMatch(left any, what string, names []string, neg bool) (any, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s match without flags: %w", what, errNoJSON)
+	}
+	var right any = names
+	if len(names) == 1 {
+		right = names[0]
+	}
+	op := "in"
+	if neg {
+		op = "!"
+	}
+	return match(op, left, right), nil
+}
+
 func eq(neg bool) string {
 	if neg {
 		return "!="
@@ -316,48 +334,11 @@ func stmtJSON(s Stmt) (any, error) {
 				names = append(names, st.name)
 			}
 		}
-		if len(names) == 0 {
-			return nil, fmt.Errorf("ct state match without states: %w", errNoJSON)
-		}
-		// A bitmask match: "in" is JSON's name for the implicit flag test
-		// that `ct state a,b` is in the text.
-		var right any = names
-		if len(names) == 1 {
-			right = names[0]
-		}
-		return match("in", obj("ct", obj("key", "state")), right), nil
+		return flagMatch(obj("ct", obj("key", "state")), "ct state", names, false)
 	case CtStatus:
-		names := s.names()
-		if len(names) == 0 {
-			return nil, fmt.Errorf("ct status match without bits: %w", errNoJSON)
-		}
-		// A flag test, like ct state; "!" is the negated one, as nft
-		// lists `ct status ! assured`.
-		var right any = names
-		if len(names) == 1 {
-			right = names[0]
-		}
-		op := "in"
-		if s.Neg {
-			op = "!"
-		}
-		return match(op, obj("ct", obj("key", "status")), right), nil
+		return flagMatch(obj("ct", obj("key", "status")), "ct status", s.names(), s.Neg)
 	case TCPFlags:
-		names := s.names()
-		if len(names) == 0 {
-			return nil, fmt.Errorf("tcp flags match without flags: %w", errNoJSON)
-		}
-		// A flag test, like ct status; "!" is the negated one, as nft
-		// lists `tcp flags ! syn,rst`.
-		var right any = names
-		if len(names) == 1 {
-			right = names[0]
-		}
-		op := "in"
-		if s.Neg {
-			op = "!"
-		}
-		return match(op, payload("tcp", "flags"), right), nil
+		return flagMatch(payload("tcp", "flags"), "tcp flags", s.names(), s.Neg)
 	case CtMark:
 		// Hex strings, which nft parses as the integers they are, read
 		// better than 2147483648.
