@@ -149,20 +149,7 @@ func rawTable(t *testing.T, c *Conn, table string) []string {
 				continue
 			}
 			ad.Nested(func(l *mnl.AttributeDecoder) error {
-				for l.Next() {
-					var k kexpr
-					l.Nested(func(nd *mnl.AttributeDecoder) error {
-						for nd.Next() {
-							switch nd.Type() {
-							case unix.NFTA_EXPR_NAME:
-								k.name = nd.String()
-							case unix.NFTA_EXPR_DATA:
-								k.data = nd.Bytes()
-							}
-						}
-						return nil
-					})
-					k.e = parseExpr(byte(fam), k.name, k.data)
+				for _, k := range decodeExprList(l, byte(fam)) {
 					out = append(out, "  "+describe(k))
 				}
 				return nil

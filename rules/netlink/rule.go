@@ -110,22 +110,7 @@ func (c *Conn) readRules(family nftables.TableFamily, table string) (map[string]
 				}
 			case unix.NFTA_RULE_EXPRESSIONS:
 				ad.Nested(func(list *mnl.AttributeDecoder) error {
-					for list.Next() {
-						var k kexpr
-						list.Nested(func(nd *mnl.AttributeDecoder) error {
-							for nd.Next() {
-								switch nd.Type() {
-								case unix.NFTA_EXPR_NAME:
-									k.name = nd.String()
-								case unix.NFTA_EXPR_DATA:
-									k.data = nd.Bytes()
-								}
-							}
-							return nil
-						})
-						k.e = parseExpr(byte(family), k.name, k.data)
-						ks = append(ks, k)
-					}
+					ks = decodeExprList(list, byte(family))
 					return nil
 				})
 			}
@@ -213,4 +198,27 @@ func parseExpr(family byte, name string, data []byte) expr.Any {
 		return v
 	}
 	return e
+}
+
+// decodeExprList reads a rule's NFTA_RULE_EXPRESSIONS list: each
+// expression's name, raw data and parsed form.
+func decodeExprList(list *mnl.AttributeDecoder, family byte) []kexpr {
+	var ks []kexpr
+	for list.Next() {
+		var k kexpr
+		list.Nested(func(nd *mnl.AttributeDecoder) error {
+			for nd.Next() {
+				switch nd.Type() {
+				case unix.NFTA_EXPR_NAME:
+					k.name = nd.String()
+				case unix.NFTA_EXPR_DATA:
+					k.data = nd.Bytes()
+				}
+			}
+			return nil
+		})
+		k.e = parseExpr(family, k.name, k.data)
+		ks = append(ks, k)
+	}
+	return ks
 }
