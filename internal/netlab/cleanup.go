@@ -162,7 +162,7 @@ func pidsInNS(dev, ino uint64) ([]int, error) {
 		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
 			continue // exited, kernel thread or zombie
 		}
-		if st.Dev == dev && st.Ino == ino {
+		if uint64(st.Dev) == dev && uint64(st.Ino) == ino {
 			pids = append(pids, pid)
 		}
 	}

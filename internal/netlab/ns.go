@@ -88,7 +88,7 @@ func nsIdentity(fd int) (uint64, uint64, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return 0, 0, err
 	}
-	return st.Dev, st.Ino, nil
+	return uint64(st.Dev), uint64(st.Ino), nil // Dev and Ino are uint32 on some GOARCHes
 }
 
 func prefixToIPNet(p netip.Prefix) *net.IPNet {

@@ -3,6 +3,7 @@ package traffic
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -98,7 +99,7 @@ func TestMiraiReport(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					res, err := dev.Flood(context.Background(), netlab.FloodSpec{Kind: vec.kind, Dst: v.V4, Port: vec.port,
-						Duration: miraiDuration, MaxAttempts: 1 << 40, Concurrency: 16, PayloadSize: 512})
+						Duration: miraiDuration, MaxAttempts: math.MaxInt32, Concurrency: 16, PayloadSize: 512})
 					if err != nil {
 						t.Error(err)
 					}
