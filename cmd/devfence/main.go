@@ -29,9 +29,36 @@ var commands []*cli.Command
 func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	app := &cli.App{
-		Name:  "devfence",
-		Usage: "compile IoT device profiles into an outbound-only, consent-before-bulk nftables table",
+	app := newApp(stdout, stderr)
+	err := app.Run(interspersed(app, args))
+	if err == nil {
+		return exitOK
+	}
+	var diags compiler.Diagnostics
+	var coder cli.ExitCoder
+	switch {
+	case errors.As(err, &diags):
+		fmt.Fprintln(stderr, diags.Error())
+		return exitProfile
+	case errors.As(err, &coder):
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "devfence: "+msg)
+		}
+		return coder.ExitCode()
+	default:
+		fmt.Fprintln(stderr, "devfence: "+err.Error())
+		return exitUsage
+	}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, commit and build tags"}
+	quietUsage(commands)
+	return &cli.App{
+		Name:    "devfence",
+		Version: versionString(),
+		Action:  rootAction,
+		Usage:   "compile IoT device profiles into an outbound-only, consent-before-bulk nftables table",
 		Description: `A device profile (YAML) says what one kind of device may send and receive.
 devfence validates it with policies and compiles it into one nftables table
 ("inet devfence") that lets in only replies and named services, meters every
@@ -52,25 +79,6 @@ Examples:
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
-	}
-	err := app.Run(args)
-	if err == nil {
-		return exitOK
-	}
-	var diags compiler.Diagnostics
-	var coder cli.ExitCoder
-	switch {
-	case errors.As(err, &diags):
-		fmt.Fprintln(stderr, diags.Error())
-		return exitProfile
-	case errors.As(err, &coder):
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "devfence: "+msg)
-		}
-		return coder.ExitCode()
-	default:
-		fmt.Fprintln(stderr, "devfence: "+err.Error())
-		return exitUsage
 	}
 }
 
