@@ -460,18 +460,24 @@ func pendingError(p *pending) error {
 	// A pid is only trusted up to shortly after the deadline: by then a
 	// live waiter has settled the state, and after a reboot the pid may
 	// belong to another process.
-	waiting := (alive(p.PID) || alive(p.Guard)) && time.Now().Before(p.Deadline.Add(5*time.Second))
+	waiting := (Alive(p.PID) || Alive(p.Guard)) && time.Now().Before(p.Deadline.Add(5*time.Second))
 	return &PendingError{PID: p.PID, Deadline: p.Deadline, Alive: waiting, Profile: p.Profile}
 }
 
-// alive reports whether a process with that pid exists (it may not be the
-// same process after a reboot; the deadline tells those apart).
-func alive(pid int) bool {
+// Alive reports whether a process with that pid runs (it may not be the
+// same process after a reboot; the deadline tells those apart). A zombie
+// has ended: a guard whose parent died is one until init reaps it.
+func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		err := syscall.Kill(pid, 0) // no /proc
+		return err == nil || errors.Is(err, syscall.EPERM)
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
 }
 
 func newID() (string, error) {
