@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -21,6 +23,8 @@ func startGuard(argv []string, st *store, id string) (int, error) {
 	cmd := exec.Command(argv[0], args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
+	// A test's crash point is for the command under test, not its guard.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, EnvCrashAt+"=") })
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start the confirmation guard: %w", err)
 	}

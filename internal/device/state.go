@@ -17,10 +17,10 @@ import (
 // can be put back over netlink, no nft binary needed.
 type saved struct {
 	Family string      `json:"family"`
-	Name   string       `json:"name"`
-	Exists bool         `json:"exists"` // false: there was no table, restoring removes it
-	Table  *savedTable  `json:"table,omitempty"`
-	Saved  time.Time    `json:"saved"`
+	Name   string      `json:"name"`
+	Exists bool        `json:"exists"` // false: there was no table, restoring removes it
+	Table  *savedTable `json:"table,omitempty"`
+	Saved  time.Time   `json:"saved"`
 }
 
 type savedTable struct {
@@ -188,4 +188,3 @@ func parseElement(key rules.KeyType, text string) (rules.Element, error) {
 }
 
 func (s *saved) ref() string { return s.Family + " " + s.Name }
-
