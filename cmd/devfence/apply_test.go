@@ -162,3 +162,14 @@ func TestNeedCapNetAdminProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmTimeMustBePositive: --confirm 0s would apply with no guard
+// at all, so it is refused like a negative time, before anything changes.
+func TestConfirmTimeMustBePositive(t *testing.T) {
+	for _, d := range []string{"0s", "-5s"} {
+		code, _, errs := devfence(t, "apply", "--netns", "devfence-no-such-ns", "--confirm", d, babyMonitor)
+		if want := "--confirm " + d + ": the time to wait must be positive"; code != exitUsage || !strings.Contains(errs, want) {
+			t.Errorf("--confirm %s: exit %d, stderr %q, want exit 2 and %q", d, code, errs, want)
+		}
+	}
+}

@@ -49,7 +49,7 @@ type Options struct {
 	// only this process does.
 	Guard []string
 	// LockWait bounds the wait for another command on the same table
-	// (default DefaultLockWait).
+	// (default lockWait).
 	LockWait time.Duration
 }
 
@@ -103,7 +103,7 @@ func open(k Kernel, stateDir string, t Target, cmd string, wait time.Duration) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	l, err := st.acquire(cmd, cmp.Or(wait, DefaultLockWait))
+	l, err := st.acquire(cmd, cmp.Or(wait, lockWait))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -290,7 +290,7 @@ func outcome(s *state, id string, res *Result) error {
 // records why, unless someone settled it first. Rollback goes back one
 // change at most: an undone apply leaves nothing further to roll back.
 func settlePending(k Kernel, st *store, id, why string, wait time.Duration, progressTo io.Writer) error {
-	l, err := st.acquire("rollback", cmp.Or(wait, DefaultLockWait))
+	l, err := st.acquire("rollback", cmp.Or(wait, lockWait))
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func Confirm(stateDir string, t Target) error {
 	} else if s.Pending == nil {
 		return ErrNothingPending // without creating the state dir
 	}
-	l, err := st.acquire("confirm", DefaultLockWait)
+	l, err := st.acquire("confirm", lockWait)
 	if err != nil {
 		return err
 	}

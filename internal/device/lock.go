@@ -12,9 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultLockWait is how long a command waits for another one working
-// on the same table before it gives up.
-const DefaultLockWait = 10 * time.Second
+// lockWait is how long a command waits for another one working on the
+// same table before it gives up (a variable for tests).
+var lockWait = 10 * time.Second
 
 // LockedError: another devfence command holds the target's lock.
 type LockedError struct {
