@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,6 +97,9 @@ func TestCrashAtEveryStep(t *testing.T) {
 				if code, out, _ := devfence(t, "diff", "--netns", ns, s.live); code != exitOK {
 					t.Fatalf("step %d, after devfence %s: the table in force is not %s's:\n%s", i, strings.Join(s.args, " "), s.live, out)
 				}
+			}
+			if tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(stateFile(state, ns)), ".*")); len(tmps) > 0 {
+				t.Errorf("temporary state files left behind: %v", tmps)
 			}
 		})
 	}

@@ -179,8 +179,14 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	p := &pending{ID: id, Kind: kindApply, PID: os.Getpid(), Profile: opt.Profile, Next: digest(compiled), Before: before}
+	var sigs chan os.Signal
 	if opt.Confirm > 0 {
 		p.Kind, p.Deadline = kindConfirm, time.Now().Add(opt.Confirm).UTC()
+		// Caught from before the intent is written: a hangup while the
+		// table goes to the kernel is answered once it is there.
+		sigs = make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
 	}
 	// The intent is on disk before the kernel sees the table: whatever
 	// happens next, the next command can tell what to undo.
@@ -213,7 +219,7 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 	l.release() // confirm and rollback need it while we wait
 	progress(opt.Progress, "applied %s; waiting %s for `devfence confirm` (pid %d, guard pid %d), then the previous table comes back",
 		summary(stats, res.Elapsed), opt.Confirm, os.Getpid(), p.Guard)
-	return res, waitConfirm(k, st, p, opt, &res)
+	return res, waitConfirm(k, st, p, opt, sigs, &res)
 }
 
 // drop forgets an intent the kernel never took.
@@ -236,10 +242,7 @@ func readLive(k Kernel, family, name string) (*rules.Table, error) {
 // waitConfirm polls the state, bounded by the deadline, for confirm or
 // rollback to settle the pending apply; at the deadline, or on a signal
 // that ends a shell session, it restores the previous table itself.
-func waitConfirm(k Kernel, st *store, p *pending, opt Options, res *Result) error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+func waitConfirm(k Kernel, st *store, p *pending, opt Options, sigs <-chan os.Signal, res *Result) error {
 	tick := time.NewTicker(cmp.Or(opt.Poll, 100*time.Millisecond))
 	defer tick.Stop()
 	deadline := time.NewTimer(time.Until(p.Deadline))

@@ -66,6 +66,13 @@ func (st *store) acquire(cmd string, wait time.Duration) (*lock, error) {
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), cmd)), 0)
 	}
+	// A state file written but never renamed by a process that died;
+	// only a lock holder writes one, so it is nobody's now.
+	if tmps, err := filepath.Glob(filepath.Join(st.dir, "."+stateName+".*")); err == nil {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
 	return &lock{f: f}, nil
 }
 

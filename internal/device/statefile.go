@@ -1,6 +1,7 @@
 package device
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -155,8 +156,9 @@ type store struct {
 }
 
 func newStore(root string, t Target) (*store, error) {
-	if root == "" {
-		root = DefaultStateDir
+	root, err := filepath.Abs(cmp.Or(root, DefaultStateDir)) // the guard runs in /
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	for _, part := range []string{t.NetNS, t.Family, t.Name} {
 		if part == "" || strings.ContainsAny(part, "/\x00") || part == "." || part == ".." {
