@@ -196,8 +196,9 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 	}
 	crashPoint(CrashIntentWritten)
 	if p.Kind == kindConfirm && opt.Guard != nil {
-		// Started under our lock: the guard waits for it, so it finds
-		// the intent settled if the kernel refuses the table.
+		// Started before the kernel has the table, so no moment goes
+		// unguarded; it acts only at the deadline, and ends as soon as
+		// it sees the intent dropped (the kernel refused the table).
 		if p.Guard, err = startGuard(opt.Guard, st, id); err == nil {
 			err = st.write(s)
 		}
