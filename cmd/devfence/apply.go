@@ -151,7 +151,10 @@ func applyAction(c *cli.Context) error {
 		conn, err := dial(c.String("netns"))
 		p := prefetched{Conn: conn, err: err, family: "inet", name: c.String("table")}
 		if err == nil {
+			g0, err0 := conn.Generation()
 			p.live, p.liveErr = conn.Read(p.family, p.name)
+			g1, err1 := conn.Generation()
+			p.gen, p.genOK = g1, err0 == nil && err1 == nil && g0 == g1
 		}
 		pre <- p
 	}()
@@ -228,20 +231,27 @@ func guardAction(c *cli.Context) error {
 }
 
 // prefetched is a kernel connection whose first Read of the table was
-// done ahead, concurrently with compiling the profile.
+// done ahead, concurrently with compiling the profile, and before the
+// state lock: it is used only if no batch was committed in the namespace
+// since (the ruleset generation did not move), else the table is read
+// again.
 type prefetched struct {
 	*netlink.Conn
 	err          error // opening the connection
 	family, name string
 	live         *rules.Table
 	liveErr      error
+	gen          uint32
+	genOK        bool // gen is the generation the whole read saw
 	used         bool
 }
 
 func (p *prefetched) Read(family, name string) (*rules.Table, error) {
 	if !p.used && family == p.family && name == p.name {
 		p.used = true
-		return p.live, p.liveErr
+		if g, err := p.Conn.Generation(); err == nil && p.genOK && g == p.gen {
+			return p.live, p.liveErr
+		}
 	}
 	return p.Conn.Read(family, name)
 }

@@ -118,7 +118,7 @@ func TestConcurrentApplies(t *testing.T) {
 	t.Run("plain", func(t *testing.T) {
 		ns := nltest.NS(t)
 		state := t.TempDir()
-		for round := range 5 {
+		for round := range 10 {
 			a := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, smartPlug)
 			b := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, thermostat)
 			for _, p := range []*proc{a, b} {
