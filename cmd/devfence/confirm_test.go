@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -28,9 +29,9 @@ func TestConfirmSurvivesSignals(t *testing.T) {
 				t.Fatalf("apply: exit %d: %s", code, errs)
 			}
 			p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", confirm.String(), smartPlug)
-			start := time.Now()
 			p.waitStderr(t, "waiting 3s for `devfence confirm`")
 			guard := guardPID(t, p.errb.String())
+			deadline := pendingDeadline(t, ns, state)
 			if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
 				t.Fatalf("the new table is not in force while apply waits (diff exit %d)", code)
 			}
@@ -46,7 +47,8 @@ func TestConfirmSurvivesSignals(t *testing.T) {
 					t.Errorf("apply after %s: exit %d, stderr %q", sig, code, p.errb.String())
 				}
 			}
-			time.Sleep(time.Until(start.Add(confirm + time.Second)))
+			// The guard looks every 200ms; restoring takes milliseconds.
+			time.Sleep(time.Until(deadline.Add(time.Second)))
 			if code, out, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
 				t.Errorf("the previous table is not back after %s and the deadline (diff exit %d):\n%s", sig, code, out)
 			}
@@ -133,6 +135,20 @@ func TestConcurrentApplies(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pendingDeadline is the deadline of the pending apply --confirm, as
+// status --json reports it.
+func pendingDeadline(t *testing.T, ns, state string) time.Time {
+	t.Helper()
+	code, out, errs := devfence(t, "status", "--json", "--netns", ns, "--state-dir", state)
+	var r struct {
+		Pending *struct{ Deadline time.Time } `json:"pending_confirmation"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); code != exitOK || err != nil || r.Pending == nil {
+		t.Fatalf("status --json: exit %d, %v, no pending confirmation in %s%s", code, err, out, errs)
+	}
+	return r.Pending.Deadline
 }
 
 var guardRE = regexp.MustCompile(`guard pid (\d+)`)
