@@ -34,6 +34,10 @@ func startGuard(argv []string, st *store, id string) (int, error) {
 	return pid, nil
 }
 
+// guardRetry is how long past the deadline the guard keeps trying to
+// restore the previous table.
+const guardRetry = time.Minute
+
 // GuardOptions are the hidden guard command's.
 type GuardOptions struct {
 	StateDir string
@@ -85,9 +89,11 @@ func Guard(k Kernel, opt GuardOptions) error {
 			continue
 		}
 		// Retried on the next tick if it fails (a busy lock, a
-		// transient kernel error): the table must come back.
-		if err := settlePending(k, st, opt.ID, why, time.Second, opt.Progress); err != nil {
-			progress(opt.Progress, "guard: %v", err)
+		// transient kernel error), for a while: past that, the pending
+		// state is left to rollback and the boot-time check.
+		err = settlePending(k, st, opt.ID, why, time.Second, opt.Progress)
+		if err != nil && time.Now().After(p.Deadline.Add(guardRetry)) {
+			return fmt.Errorf("restore the previous table: %w", err)
 		}
 	}
 }
