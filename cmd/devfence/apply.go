@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devfence/devfence/compiler"
 	"github.com/devfence/devfence/internal/device"
 	"github.com/devfence/devfence/internal/pipeline"
 	"github.com/devfence/devfence/rules"
@@ -28,15 +30,12 @@ Before replacing, the live table (or the fact that there was none) is saved
 in --state-dir; devfence rollback restores it.
 
 --confirm D guards a remote change: the previous table is saved in
---state-dir/pending.json, then the new one is applied, and apply waits D for
-"devfence confirm" (from another shell). Without it, the previous table is
-put back (or the table removed, if there was none) and apply exits 2.
-If apply is killed before D (SIGKILL, power cut), nothing restores the
-table by itself: the pending state stays on disk, the new table stays in
-force, "devfence status" shows it, and every later apply refuses to run
-until "devfence confirm" keeps the table or "devfence rollback" restores the
-previous one (a boot unit can run rollback). After a reboot the kernel has
-no table at all until something applies one.
+--state-dir, the new one is applied, and apply waits D for "devfence confirm"
+(from another shell). Without it, the previous table is put back (or the
+table removed, if there was none) and apply exits 2. The same happens at
+once on SIGHUP (the SSH session drops), SIGINT or SIGTERM. A guard process
+in a session of its own restores the table at the deadline even if apply is
+killed; after a reboot, "devfence rollback --if-pending" at boot does.
 
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with --netns).
 
@@ -61,9 +60,24 @@ table may stay. The table it replaced becomes what devfence rollback
 restores.
 
 Exit status: 0 confirmed; 2 nothing is waiting for confirmation, or I/O error.`,
-		Flags:  []cli.Flag{stateDirFlag()},
+		Flags:  []cli.Flag{netnsFlag(), stateDirFlag(), tableFlag()},
 		Action: confirmAction,
 	})
+	commands = append(commands, &cli.Command{
+		Name:   guardCommand,
+		Usage:  "internal: started by apply --confirm to restore the previous table at the deadline",
+		Hidden: true,
+		Flags: []cli.Flag{netnsFlag(), stateDirFlag(), tableFlag(),
+			&cli.StringFlag{Name: "id", Required: true, Usage: "the pending apply to guard"}},
+		Action: guardAction,
+	})
+}
+
+// guardCommand is the hidden command apply --confirm starts detached.
+const guardCommand = "confirm-guard"
+
+func tableFlag() cli.Flag {
+	return &cli.StringFlag{Name: "table", Value: compiler.DefaultTable, Usage: "name of the table (family inet) devfence owns"}
 }
 
 // netnsFlag selects the network namespace a command acts in.
@@ -127,8 +141,8 @@ func applyAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Duration("confirm") < 0 {
-		return usageError{fmt.Errorf("--confirm %s: a duration must be positive", c.Duration("confirm"))}
+	if c.IsSet("confirm") && c.Duration("confirm") <= 0 {
+		return usageError{fmt.Errorf("--confirm %s: the time to wait must be positive", c.Duration("confirm"))}
 	}
 	// Read the live table while the profile compiles: both take time
 	// with a large table (a 100,000-element set dumps in ~0.4s).
@@ -137,7 +151,10 @@ func applyAction(c *cli.Context) error {
 		conn, err := dial(c.String("netns"))
 		p := prefetched{Conn: conn, err: err, family: "inet", name: c.String("table")}
 		if err == nil {
+			g0, err0 := conn.Generation()
 			p.live, p.liveErr = conn.Read(p.family, p.name)
+			g1, err1 := conn.Generation()
+			p.gen, p.genOK = g1, err0 == nil && err1 == nil && g0 == g1
 		}
 		pre <- p
 	}()
@@ -154,12 +171,23 @@ func applyAction(c *cli.Context) error {
 	if k.err != nil {
 		return kernelError(c, k.err)
 	}
-	r, err := device.Apply(&k, res.Table, device.Options{
+	opt := device.Options{
 		Confirm:  c.Duration("confirm"),
 		StateDir: c.String("state-dir"),
 		Profile:  path,
 		Progress: c.App.ErrWriter,
-	})
+	}
+	if opt.Confirm > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the devfence binary for the confirmation guard: %w", err)
+		}
+		opt.Guard = []string{exe, guardCommand}
+		if ns := c.String("netns"); ns != "" {
+			opt.Guard = append(opt.Guard, "--netns", ns)
+		}
+	}
+	r, err := device.Apply(&k, res.Table, opt)
 	if err != nil {
 		return kernelError(c, err)
 	}
@@ -178,28 +206,52 @@ func confirmAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{errors.New("confirm takes no arguments")}
 	}
-	if err := device.Confirm(c.String("state-dir")); err != nil {
+	ns, err := device.NSKey(c.String("netns"))
+	if err != nil {
+		return err
+	}
+	t := device.Target{NetNS: ns, Family: "inet", Name: c.String("table")}
+	if err := device.Confirm(c.String("state-dir"), t); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.ErrWriter, "devfence: confirmed: the new table stays in force")
 	return nil
 }
 
+func guardAction(c *cli.Context) error {
+	conn, err := openKernel(c)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return device.Guard(conn, device.GuardOptions{
+		StateDir: c.String("state-dir"), Family: "inet", Name: c.String("table"), ID: c.String("id"),
+		Progress: c.App.ErrWriter,
+	})
+}
+
 // prefetched is a kernel connection whose first Read of the table was
-// done ahead, concurrently with compiling the profile.
+// done ahead, concurrently with compiling the profile, and before the
+// state lock: it is used only if no batch was committed in the namespace
+// since (the ruleset generation did not move), else the table is read
+// again.
 type prefetched struct {
 	*netlink.Conn
 	err          error // opening the connection
 	family, name string
 	live         *rules.Table
 	liveErr      error
+	gen          uint32
+	genOK        bool // gen is the generation the whole read saw
 	used         bool
 }
 
 func (p *prefetched) Read(family, name string) (*rules.Table, error) {
 	if !p.used && family == p.family && name == p.name {
 		p.used = true
-		return p.live, p.liveErr
+		if g, err := p.Conn.Generation(); err == nil && p.genOK && g == p.gen {
+			return p.live, p.liveErr
+		}
 	}
 	return p.Conn.Read(family, name)
 }

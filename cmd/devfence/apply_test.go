@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
-	"time"
 
 	"github.com/devfence/devfence/rules/netlink/nltest"
 )
@@ -52,31 +52,21 @@ func TestDiffExitCodes(t *testing.T) {
 	}
 }
 
-// TestApplyInterrupted runs apply --confirm as a process and kills it
-// while it waits: the new table stays, the next apply refuses to run, and
-// rollback restores the previous table.
+// TestApplyInterrupted: apply --confirm and its guard both killed while
+// it waits (what a power cut does): the new table stays, the next apply
+// refuses to run, and the boot-time check (rollback --if-pending) restores
+// the previous table, once: a second rollback has nothing to restore.
 func TestApplyInterrupted(t *testing.T) {
 	ns := nltest.NS(t)
 	state := t.TempDir()
 	if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
 		t.Fatalf("apply: exit %d: %s", code, errs)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchHelperProcess$", "--",
-		"apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(watchWait); !strings.Contains(errb.String(), "waiting 1m0s for `devfence confirm`"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("apply --confirm did not start waiting: %s", errb.String())
-		}
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
+	p.waitStderr(t, "waiting 1m0s for `devfence confirm`")
+	syscall.Kill(guardPID(t, p.errb.String()), syscall.SIGKILL)
+	p.cmd.Process.Kill()
+	p.wait(t, watchWait)
 
 	if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
 		t.Errorf("the unconfirmed table is not in force after the kill (diff exit %d)", code)
@@ -88,13 +78,19 @@ func TestApplyInterrupted(t *testing.T) {
 	if code, out, _ := devfence(t, "status", "--netns", ns, "--state-dir", state); code != exitOK || !strings.Contains(out, "was interrupted") {
 		t.Errorf("status: exit %d:\n%s", code, out)
 	}
-	if code, _, errs := devfence(t, "rollback", "--netns", ns, "--state-dir", state); code != exitOK {
-		t.Fatalf("rollback: exit %d: %s", code, errs)
+	if code, _, errs := devfence(t, "rollback", "--if-pending", "--netns", ns, "--state-dir", state); code != exitOK {
+		t.Fatalf("rollback --if-pending: exit %d: %s", code, errs)
 	}
 	if code, _, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
 		t.Errorf("rollback did not restore the previous table (diff exit %d)", code)
 	}
-	if code, _, errs := devfence(t, "confirm", "--state-dir", state); code != exitUsage || !strings.Contains(errs, "no apply is waiting for confirmation") {
+	if code, _, errs := devfence(t, "rollback", "--if-pending", "--netns", ns, "--state-dir", state); code != exitOK || errs != "" {
+		t.Errorf("rollback --if-pending with nothing pending: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := devfence(t, "rollback", "--netns", ns, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "nothing to roll back") {
+		t.Errorf("second rollback: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := devfence(t, "confirm", "--netns", ns, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "no apply is waiting for confirmation") {
 		t.Errorf("confirm with nothing pending: exit %d, stderr %q", code, errs)
 	}
 }
@@ -164,5 +160,16 @@ func TestNeedCapNetAdminProcess(t *testing.T) {
 				t.Errorf("stdout %q, stderr %q", out.String(), errb.String())
 			}
 		})
+	}
+}
+
+// TestConfirmTimeMustBePositive: --confirm 0s would apply with no guard
+// at all, so it is refused like a negative time, before anything changes.
+func TestConfirmTimeMustBePositive(t *testing.T) {
+	for _, d := range []string{"0s", "-5s"} {
+		code, _, errs := devfence(t, "apply", "--netns", "devfence-no-such-ns", "--confirm", d, babyMonitor)
+		if want := "--confirm " + d + ": the time to wait must be positive"; code != exitUsage || !strings.Contains(errs, want) {
+			t.Errorf("--confirm %s: exit %d, stderr %q, want exit 2 and %q", d, code, errs, want)
+		}
 	}
 }

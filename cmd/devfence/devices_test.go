@@ -89,6 +89,9 @@ func TestSystemdUnits(t *testing.T) {
 	if got := svc["Service"]["ExecStart"]; len(got) != 1 || !strings.HasSuffix(got[0], "devfence apply --state-dir /var/lib/devfence /etc/devfence/profile.yaml") {
 		t.Errorf("devfence.service: ExecStart = %q", got)
 	}
+	if got := svc["Service"]["ExecStartPre"]; len(got) != 1 || !strings.HasSuffix(got[0], "devfence rollback --if-pending --state-dir /var/lib/devfence") {
+		t.Errorf("devfence.service: ExecStartPre = %q, want the boot-time rollback --if-pending", got)
+	}
 	if _, stop := svc["Service"]["ExecStop"]; stop {
 		t.Error("devfence.service: stopping must leave the table in force (no ExecStop)")
 	}
@@ -150,7 +153,7 @@ func TestOpenWrtInit(t *testing.T) {
 		t.Error("not an rc.common script")
 	}
 	for _, want := range []string{"\nSTART=19\n", "\nUSE_PROCD=1\n", "\nboot() {", "\nstart_service() {",
-		"apply", "--state-dir"} {
+		"apply", "--state-dir", "rollback --if-pending"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q", want)
 		}

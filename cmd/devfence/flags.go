@@ -12,7 +12,7 @@ import (
 // profileFlags are the flags of every command that reads a profile.
 func profileFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "table", Value: compiler.DefaultTable, Usage: "name of the table (family inet) devfence owns"},
+		tableFlag(),
 		&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
 		&cli.StringSliceFlag{Name: "policy", Usage: "also apply the Rego policies in `DIR` (repeatable)"},
 		&cli.BoolFlag{Name: "no-policy", Usage: "skip policy checks (structural checks still run); prints a warning"},

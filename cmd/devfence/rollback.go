@@ -18,7 +18,12 @@ a waiting or interrupted apply --confirm replaced, or else the one the last
 apply replaced. If there was no table before, the table is removed. Only
 that table is touched. Dynamic state (consent, quota use) starts afresh, and
 rules that devfence could not decode (added by hand) are left out, with a
-warning. A rollback is not itself undone by another rollback.
+warning. Rollback goes back one change at most: a second one has nothing to
+restore (exit 2). State saved for another namespace or table is refused.
+
+--if-pending only undoes an apply --confirm that was never settled, and
+otherwise does nothing (exit 0): the boot-time check, since after a reboot
+nothing else would.
 
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with --netns).
 
@@ -27,8 +32,10 @@ kernel errors.
 
 Examples:
    devfence rollback
-   devfence rollback --netns camera --state-dir /var/lib/devfence-camera`,
-		Flags:  []cli.Flag{netnsFlag(), stateDirFlag()},
+   devfence rollback --netns camera
+   devfence rollback --if-pending          (at boot)`,
+		Flags: []cli.Flag{netnsFlag(), stateDirFlag(), tableFlag(),
+			&cli.BoolFlag{Name: "if-pending", Usage: "only undo an unconfirmed apply --confirm; else do nothing"}},
 		Action: rollbackAction,
 	})
 }
@@ -42,9 +49,13 @@ func rollbackAction(c *cli.Context) error {
 		return err
 	}
 	defer conn.Close()
-	r, err := device.Rollback(conn, c.String("state-dir"), c.App.ErrWriter)
+	r, err := device.Rollback(conn, c.String("state-dir"), "inet", c.String("table"),
+		device.RollbackOptions{IfPending: c.Bool("if-pending"), Progress: c.App.ErrWriter})
 	if err != nil {
 		return kernelError(c, err)
+	}
+	if r == nil {
+		return nil // --if-pending, and nothing was pending
 	}
 	// Removing a table that did not exist before is reported by the
 	// restore itself; only a put-back table needs saying here.

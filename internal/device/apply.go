@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -26,12 +26,13 @@ import (
 type Kernel interface {
 	Read(family, name string) (*rules.Table, error)
 	Apply(tx *rules.Transaction) (netlink.Stats, error)
+	NetNS() string // the --netns name, "" for the caller's namespace
 }
 
 // Options tune Apply.
 type Options struct {
 	// Confirm, when positive, is how long the new table stays without
-	// `devfence confirm` before Apply puts the previous one back.
+	// `devfence confirm` before the previous one is put back.
 	Confirm time.Duration
 	// StateDir keeps the previous table and the pending state;
 	// "" is DefaultStateDir.
@@ -42,6 +43,14 @@ type Options struct {
 	Profile string
 	// Progress gets one line per step worth telling (stderr); nil is quiet.
 	Progress io.Writer
+	// Guard is the command line that starts a detached guard (the
+	// devfence binary's hidden guard command), which restores the
+	// previous table at the deadline even if this process is gone. nil:
+	// only this process does.
+	Guard []string
+	// LockWait bounds the wait for another command on the same table
+	// (default lockWait).
+	LockWait time.Duration
 }
 
 // Result is what Apply did.
@@ -81,22 +90,78 @@ func (e *PendingError) Error() string {
 		e.PID, e.Deadline.Local().Format(time.DateTime))
 }
 
+// target is the table compiled names, in k's namespace.
+func target(k Kernel, family, name string) (Target, error) {
+	ns, err := NSKey(k.NetNS())
+	return Target{NetNS: ns, Family: family, Name: name}, err
+}
+
+// open takes the target's lock and reads its state, settling an apply
+// that crashed around its commit (recoverIntent).
+func open(k Kernel, stateDir string, t Target, cmd string, wait time.Duration) (*store, *lock, *state, error) {
+	st, err := newStore(stateDir, t)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l, err := st.acquire(cmd, cmp.Or(wait, lockWait))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, err := st.load()
+	if err == nil {
+		err = recoverIntent(k, st, s)
+	}
+	if err != nil {
+		l.release()
+		return nil, nil, nil, err
+	}
+	return st, l, s, nil
+}
+
+// recoverIntent finishes an apply that died between journaling its
+// intent and committing: if the kernel has the new table, the apply is
+// committed (the table before it becomes previous), else it is dropped.
+// Only called under the lock, so the apply that wrote it is gone.
+func recoverIntent(k Kernel, st *store, s *state) error {
+	p := s.Pending
+	if p == nil || p.Kind != kindApply {
+		return nil
+	}
+	live, err := readLive(k, s.Family, s.Name)
+	if err != nil {
+		return err
+	}
+	if digest(live) == p.Next && live != nil {
+		s.Previous = p.Before
+	}
+	s.Pending = nil
+	return st.write(s)
+}
+
 // Apply puts compiled in force unless the live table already renders the
 // same, in which case nothing is sent, so the datapath's state (consent,
 // quotas) survives. Only compiled's table is named in the transaction.
 //
-// With opt.Confirm, the previous table is saved first and Apply waits for
-// Confirm; when the time is up it restores the previous table (or removes
-// the table if there was none) and returns ErrNotConfirmed.
+// With opt.Confirm, Apply waits for Confirm; when the time is up, or a
+// SIGHUP, SIGINT or SIGTERM comes, it restores the previous table (or
+// removes the table if there was none) and returns ErrNotConfirmed. The
+// detached guard (opt.Guard) does the same at the deadline should this
+// process be gone.
 func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
-	dir, err := stateDir(opt.StateDir)
+	if opt.Confirm < 0 {
+		return Result{}, fmt.Errorf("confirm %s: the time must be positive", opt.Confirm)
+	}
+	t, err := target(k, compiled.Family, compiled.Name)
 	if err != nil {
 		return Result{}, err
 	}
-	if p, err := readState(filepath.Join(dir, pendingFile)); err == nil {
-		return Result{}, pendingError(p)
-	} else if !errors.Is(err, os.ErrNotExist) {
+	st, l, s, err := open(k, opt.StateDir, t, "apply", opt.LockWait)
+	if err != nil {
 		return Result{}, err
+	}
+	defer l.release()
+	if s.Pending != nil {
+		return Result{}, pendingError(s.Pending)
 	}
 	live, err := readLive(k, compiled.Family, compiled.Name)
 	if err != nil {
@@ -105,45 +170,63 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 	if live != nil && live.String() == compiled.String() {
 		return Result{}, nil
 	}
-	prev, err := save(compiled.Family, compiled.Name, live)
+	before, err := save(compiled.Family, compiled.Name, live)
 	if err != nil {
 		return Result{}, err
 	}
-	// Without --confirm the previous table becomes previous.json once the
-	// kernel took the new one. With --confirm it waits in pending.json,
-	// written before anything changes, and becomes previous.json only when
-	// confirmed: an unconfirmed apply leaves rollback's target as it was.
-	next := previousFile + ".new"
-	var pend *saved
-	if opt.Confirm > 0 {
-		id, err := newID()
-		if err != nil {
-			return Result{}, err
-		}
-		p := *prev
-		p.Pend = &pendingInfo{ID: id, PID: os.Getpid(), Deadline: time.Now().Add(opt.Confirm).UTC(), Profile: opt.Profile}
-		pend = &p
-		next = pendingFile
-	}
-	if err := writeState(dir, next, cmp.Or(pend, prev)); err != nil {
+	id, err := newID()
+	if err != nil {
 		return Result{}, err
+	}
+	p := &pending{ID: id, Kind: kindApply, PID: os.Getpid(), Profile: opt.Profile, Next: digest(compiled), Before: before}
+	var sigs chan os.Signal
+	if opt.Confirm > 0 {
+		p.Kind, p.Deadline = kindConfirm, time.Now().Add(opt.Confirm).UTC()
+		// Caught from before the intent is written: a hangup while the
+		// table goes to the kernel is answered once it is there.
+		sigs = make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+	}
+	// The intent is on disk before the kernel sees the table: whatever
+	// happens next, the next command can tell what to undo.
+	s.Pending, s.Settled = p, nil
+	if err := st.write(s); err != nil {
+		return Result{}, err
+	}
+	crashPoint(CrashIntentWritten)
+	if p.Kind == kindConfirm && opt.Guard != nil {
+		// Started before the kernel has the table, so no moment goes
+		// unguarded; it acts only at the deadline, and ends as soon as
+		// it sees the intent dropped (the kernel refused the table).
+		if p.Guard, err = startGuard(opt.Guard, st, id); err == nil {
+			err = st.write(s)
+		}
+		if err != nil {
+			return Result{}, errors.Join(err, drop(st, s))
+		}
 	}
 	start := time.Now()
 	stats, err := k.Apply(rules.Replace(compiled))
 	res := Result{Changed: err == nil, Stats: stats, Elapsed: time.Since(start)}
 	if err != nil {
-		os.Remove(filepath.Join(dir, next))
-		return Result{}, fmt.Errorf("apply table %s: %w", compiled.Ref(), err)
+		return Result{}, errors.Join(fmt.Errorf("apply table %s: %w", compiled.Ref(), err), drop(st, s))
 	}
-	if pend == nil {
-		if err := os.Rename(filepath.Join(dir, next), filepath.Join(dir, previousFile)); err != nil {
-			return res, fmt.Errorf("state: %w", err)
-		}
-		return res, nil
+	crashPoint(CrashTableApplied)
+	if p.Kind == kindApply {
+		s.Previous, s.Pending = before, nil
+		return res, st.write(s)
 	}
-	progress(opt.Progress, "applied %s; waiting %s for `devfence confirm` (pid %d), then the previous table comes back",
-		summary(stats, res.Elapsed), opt.Confirm, os.Getpid())
-	return res, waitConfirm(k, dir, pend, opt, &res)
+	l.release() // confirm and rollback need it while we wait
+	progress(opt.Progress, "applied %s; waiting %s for `devfence confirm` (pid %d, guard pid %d), then the previous table comes back",
+		summary(stats, res.Elapsed), opt.Confirm, os.Getpid(), p.Guard)
+	return res, waitConfirm(k, st, p, opt, sigs, &res)
+}
+
+// drop forgets an intent the kernel never took.
+func drop(st *store, s *state) error {
+	s.Pending = nil
+	return st.write(s)
 }
 
 func readLive(k Kernel, family, name string) (*rules.Table, error) {
@@ -157,121 +240,175 @@ func readLive(k Kernel, family, name string) (*rules.Table, error) {
 	return live, nil
 }
 
-// waitConfirm polls, bounded by the deadline, for the pending file to be
-// claimed by confirm or rollback; at the deadline it claims it itself and
-// restores the previous table.
-func waitConfirm(k Kernel, dir string, pend *saved, opt Options, res *Result) error {
-	poll := opt.Poll
-	if poll <= 0 {
-		poll = 100 * time.Millisecond
-	}
-	id := pend.Pend.ID
+// waitConfirm polls the state, bounded by the deadline, for confirm or
+// rollback to settle the pending apply; at the deadline, or on a signal
+// that ends a shell session, it restores the previous table itself.
+func waitConfirm(k Kernel, st *store, p *pending, opt Options, sigs <-chan os.Signal, res *Result) error {
+	tick := time.NewTicker(cmp.Or(opt.Poll, 100*time.Millisecond))
+	defer tick.Stop()
+	deadline := time.NewTimer(time.Until(p.Deadline))
+	defer deadline.Stop()
 	for {
-		switch outcome := claimedOutcome(dir, id); outcome {
-		case outcomeConfirmed:
-			os.Remove(filepath.Join(dir, id+"."+outcome))
-			res.Confirmed = true
-			return nil // confirm has made the old table previous.json
-		case outcomeRolledBack:
-			os.Remove(filepath.Join(dir, id+"."+outcome))
-			return ErrRolledBack
+		s, err := st.load()
+		if err != nil {
+			return err
 		}
-		left := time.Until(pend.Pend.Deadline)
-		if left > 0 {
-			time.Sleep(min(poll, left))
+		if s.Pending == nil || s.Pending.ID != p.ID {
+			return outcome(s, p.ID, res)
+		}
+		select {
+		case <-tick.C:
 			continue
+		case <-deadline.C:
+			err = settlePending(k, st, p.ID, outcomeExpired, opt.LockWait, opt.Progress)
+		case sig := <-sigs:
+			progress(opt.Progress, "%s: restoring the previous table", sig)
+			err = settlePending(k, st, p.ID, outcomeInterrupted, opt.LockWait, opt.Progress)
 		}
-		claimed := filepath.Join(dir, id+"."+outcomeExpired)
-		if err := os.Rename(filepath.Join(dir, pendingFile), claimed); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // confirm or rollback won the race; read its outcome
-			}
-			return fmt.Errorf("state: %w", err)
+		if err != nil {
+			return fmt.Errorf("restoring the previous table failed: %w", err)
 		}
-		defer os.Remove(claimed)
-		if err := restore(k, pend, opt.Progress); err != nil {
-			return fmt.Errorf("not confirmed within %s, and restoring the previous table failed: %w", opt.Confirm, err)
-		}
-		return fmt.Errorf("%w (no confirmation within %s)", ErrNotConfirmed, opt.Confirm)
 	}
 }
 
-// claimedOutcome reports how the pending apply id was settled, if it was.
-func claimedOutcome(dir, id string) string {
-	for _, o := range []string{outcomeConfirmed, outcomeRolledBack} {
-		if _, err := os.Stat(filepath.Join(dir, id+"."+o)); err == nil {
-			return o
-		}
+// outcome reports how the pending apply id was settled.
+func outcome(s *state, id string, res *Result) error {
+	o := ""
+	if s.Settled != nil && s.Settled.ID == id {
+		o = s.Settled.Outcome
 	}
-	return ""
+	switch o {
+	case outcomeConfirmed:
+		res.Confirmed = true
+		return nil
+	case outcomeExpired:
+		return ErrNotConfirmed
+	case outcomeInterrupted:
+		return fmt.Errorf("%w (interrupted)", ErrNotConfirmed)
+	default:
+		return ErrRolledBack
+	}
 }
 
-// Confirm keeps the table a waiting `apply --confirm` put in force.
-func Confirm(stateDir string) error {
-	dir, err := stateDirIfExists(stateDir)
+// settlePending restores the table the pending apply id replaced and
+// records why, unless someone settled it first. Rollback goes back one
+// change at most: an undone apply leaves nothing further to roll back.
+func settlePending(k Kernel, st *store, id, why string, wait time.Duration, progressTo io.Writer) error {
+	l, err := st.acquire("rollback", cmp.Or(wait, lockWait))
 	if err != nil {
 		return err
 	}
-	p, err := readState(filepath.Join(dir, pendingFile))
-	if errors.Is(err, os.ErrNotExist) {
+	defer l.release()
+	s, err := st.load()
+	if err != nil {
+		return err
+	}
+	if s.Pending == nil || s.Pending.ID != id {
+		return nil
+	}
+	return undoPending(k, st, s, why, progressTo)
+}
+
+func undoPending(k Kernel, st *store, s *state, why string, progressTo io.Writer) error {
+	if err := restore(k, s.Pending.Before, progressTo); err != nil {
+		return err // the pending state stays, so a later rollback can retry
+	}
+	crashPoint(CrashTableRestored)
+	s.Settled = &settled{ID: s.Pending.ID, Outcome: why}
+	s.Pending, s.Previous = nil, nil
+	return st.write(s)
+}
+
+// Confirm keeps the table a waiting `apply --confirm` put in force; the
+// table it replaced becomes what rollback restores. The guard sees the
+// pending state gone and exits.
+func Confirm(stateDir string, t Target) error {
+	st, err := newStore(stateDir, t)
+	if err != nil {
+		return err
+	}
+	if s, err := st.load(); err != nil {
+		return err
+	} else if s.Pending == nil {
+		return ErrNothingPending // without creating the state dir
+	}
+	l, err := st.acquire("confirm", lockWait)
+	if err != nil {
+		return err
+	}
+	defer l.release()
+	s, err := st.load()
+	if err != nil {
+		return err
+	}
+	if s.Pending == nil || s.Pending.Kind != kindConfirm {
+		// An apply intent is only seen here if its apply crashed;
+		// confirming it is not ours to decide, the next apply recovers it.
 		return ErrNothingPending
 	}
-	if err != nil {
-		return err
-	}
-	claimed := filepath.Join(dir, p.Pend.ID+"."+outcomeConfirmed)
-	if err := os.Rename(filepath.Join(dir, pendingFile), claimed); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return ErrNothingPending // settled a moment ago
-		}
-		return fmt.Errorf("state: %w", err)
-	}
-	if !alive(p.Pend.PID) {
-		defer os.Remove(claimed) // nobody waits for the outcome
-	}
-	// The table the confirmed apply replaced is now what rollback restores.
-	prev := *p
-	prev.Pend = nil
-	return writeState(dir, previousFile, &prev)
+	s.Settled = &settled{ID: s.Pending.ID, Outcome: outcomeConfirmed}
+	s.Previous, s.Pending = s.Pending.Before, nil
+	return st.write(s)
+}
+
+// RollbackOptions tune Rollback.
+type RollbackOptions struct {
+	// IfPending: only undo a pending apply --confirm (the boot-time
+	// check); with none, do nothing.
+	IfPending bool
+	Progress  io.Writer
 }
 
 // Rollback restores, at once, the table that was in force before the last
 // apply: the one a pending `apply --confirm` replaced, or else the saved
-// previous table. It removes the table if there was none before.
-func Rollback(k Kernel, stateDir string, progressTo io.Writer) (*RollbackResult, error) {
-	dir, err := stateDirIfExists(stateDir)
+// previous table. It removes the table if there was none before. It
+// touches only the table family/name in k's namespace; a state file for
+// anything else is refused. nil, nil: IfPending and nothing pending.
+func Rollback(k Kernel, stateDir, family, name string, opt RollbackOptions) (*RollbackResult, error) {
+	t, err := target(k, family, name)
 	if err != nil {
 		return nil, err
 	}
-	s, err := readState(filepath.Join(dir, pendingFile))
+	st, err := newStore(stateDir, t)
+	if err != nil {
+		return nil, err
+	}
+	if s, err := st.load(); err != nil {
+		return nil, err
+	} else if s.Pending == nil && (opt.IfPending || s.Previous == nil) {
+		// Decided without creating the state dir; rechecked under the lock.
+		if opt.IfPending {
+			return nil, nil
+		}
+		return nil, ErrNothingSaved
+	}
+	st, l, s, err := open(k, stateDir, t, "rollback", 0)
+	if err != nil {
+		return nil, err
+	}
+	defer l.release()
 	switch {
-	case err == nil:
-		claimed := filepath.Join(dir, s.Pend.ID+"."+outcomeRolledBack)
-		if err := os.Rename(filepath.Join(dir, pendingFile), claimed); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return Rollback(k, stateDir, progressTo) // settled a moment ago
-			}
-			return nil, fmt.Errorf("state: %w", err)
-		}
-		if !alive(s.Pend.PID) {
-			defer os.Remove(claimed)
-		}
-	case errors.Is(err, os.ErrNotExist):
-		if s, err = readState(filepath.Join(dir, previousFile)); errors.Is(err, os.ErrNotExist) {
-			return nil, ErrNothingSaved
-		} else if err != nil {
+	case s.Pending != nil:
+		b := s.Pending.Before
+		if err := undoPending(k, st, s, outcomeRolledBack, opt.Progress); err != nil {
 			return nil, err
 		}
-	default:
+		return &RollbackResult{Table: b.ref(), Existed: b.Exists, SavedAt: b.Saved}, nil
+	case opt.IfPending:
+		return nil, nil
+	case s.Previous == nil:
+		return nil, ErrNothingSaved
+	}
+	b := s.Previous
+	if err := restore(k, b, opt.Progress); err != nil {
 		return nil, err
 	}
-	if err := restore(k, s, progressTo); err != nil {
+	crashPoint(CrashTableRestored)
+	s.Previous = nil
+	if err := st.write(s); err != nil {
 		return nil, err
 	}
-	if s.Pend == nil {
-		os.Remove(filepath.Join(dir, previousFile)) // restored: nothing further back is kept
-	}
-	return &RollbackResult{Table: s.ref(), Existed: s.Exists, SavedAt: s.Saved}, nil
+	return &RollbackResult{Table: b.ref(), Existed: b.Exists, SavedAt: b.Saved}, nil
 }
 
 // RollbackResult says what Rollback restored.
@@ -323,39 +460,28 @@ func hasRaw(r *rules.Rule) bool {
 	return false
 }
 
-// stateDirIfExists is the state dir for commands that only read it.
-func stateDirIfExists(dir string) (string, error) {
-	if dir == "" {
-		dir = DefaultStateDir
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return dir, nil // the state files are then missing too
-		}
-		return "", fmt.Errorf("state dir: %w", err)
-	}
-	return dir, nil
-}
-
-func pendingError(s *saved) error {
-	if s.Pend == nil {
-		return fmt.Errorf("state file %s has no pending apply", pendingFile)
-	}
+func pendingError(p *pending) error {
 	// A pid is only trusted up to shortly after the deadline: by then a
 	// live waiter has settled the state, and after a reboot the pid may
 	// belong to another process.
-	waiting := alive(s.Pend.PID) && time.Now().Before(s.Pend.Deadline.Add(5*time.Second))
-	return &PendingError{PID: s.Pend.PID, Deadline: s.Pend.Deadline, Alive: waiting, Profile: s.Pend.Profile}
+	waiting := (Alive(p.PID) || Alive(p.Guard)) && time.Now().Before(p.Deadline.Add(5*time.Second))
+	return &PendingError{PID: p.PID, Deadline: p.Deadline, Alive: waiting, Profile: p.Profile}
 }
 
-// alive reports whether a process with that pid exists (it may not be the
-// same process after a reboot; the deadline tells those apart).
-func alive(pid int) bool {
+// Alive reports whether a process with that pid runs (it may not be the
+// same process after a reboot; the deadline tells those apart). A zombie
+// has ended: a guard whose parent died is one until init reaps it.
+func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		err := syscall.Kill(pid, 0) // no /proc
+		return err == nil || errors.Is(err, syscall.EPERM)
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
 }
 
 func newID() (string, error) {

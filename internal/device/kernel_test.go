@@ -140,7 +140,7 @@ func TestConfirmTimeout(t *testing.T) {
 			t.Fatalf("apply: %v, want ErrNotConfirmed", err)
 		}
 		e.wantLive(t, old, old)
-		assertNoState(t, e.state, pendingFile)
+		assertSettled(t, e)
 	})
 	t.Run("first apply", func(t *testing.T) {
 		e := newEnv(t)
@@ -153,20 +153,62 @@ func TestConfirmTimeout(t *testing.T) {
 	})
 }
 
-func assertNoState(t *testing.T, dir string, names ...string) {
+// store is the env's state for table inet devfence.
+func (e *env) store(t *testing.T) *store {
 	t.Helper()
-	for _, n := range names {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			t.Errorf("state file %s left behind", n)
-		}
+	st, err := newStore(e.state, e.target(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(dir)
+	return st
+}
+
+func (e *env) target(t *testing.T) Target {
+	t.Helper()
+	tg, err := target(e.conn, "inet", "devfence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+func (e *env) load(t *testing.T) *state {
+	t.Helper()
+	s, err := e.store(t).load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (e *env) rollback(t *testing.T) (*RollbackResult, error) {
+	t.Helper()
+	return Rollback(e.conn, e.state, "inet", "devfence", RollbackOptions{})
+}
+
+// assertSettled: no change is pending, and no temporary file is left.
+func assertSettled(t *testing.T, e *env) {
+	t.Helper()
+	if p := e.load(t).Pending; p != nil {
+		t.Errorf("pending change left behind: %+v", p)
+	}
+	entries, _ := os.ReadDir(e.store(t).dir)
 	for _, en := range entries {
-		if strings.HasSuffix(en.Name(), "."+outcomeConfirmed) || strings.HasSuffix(en.Name(), "."+outcomeExpired) ||
-			strings.HasSuffix(en.Name(), "."+outcomeRolledBack) {
-			t.Errorf("claim file %s left behind", en.Name())
+		if strings.HasPrefix(en.Name(), ".") {
+			t.Errorf("temporary file %s left behind", en.Name())
 		}
 	}
+}
+
+// waitPending waits until an apply --confirm has its pending state written.
+func waitPending(t *testing.T, e *env) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if s, err := e.store(t).load(); err == nil && s.Pending != nil {
+			return
+		}
+	}
+	t.Fatal("no pending apply appeared")
 }
 
 func TestConfirm(t *testing.T) {
@@ -180,8 +222,8 @@ func TestConfirm(t *testing.T) {
 		res, err = e.apply(t, plug, Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
 		done <- err
 	}()
-	waitFor(t, filepath.Join(e.state, pendingFile))
-	if err := Confirm(e.state); err != nil {
+	waitPending(t, e)
+	if err := Confirm(e.state, e.target(t)); err != nil {
 		t.Fatalf("confirm: %v", err)
 	}
 	select {
@@ -193,20 +235,10 @@ func TestConfirm(t *testing.T) {
 		t.Fatal("apply did not see the confirmation")
 	}
 	e.wantLive(t, plug, plug)
-	assertNoState(t, e.state, pendingFile)
-	if err := Confirm(e.state); !errors.Is(err, ErrNothingPending) {
+	assertSettled(t, e)
+	if err := Confirm(e.state, e.target(t)); !errors.Is(err, ErrNothingPending) {
 		t.Errorf("second confirm: %v, want ErrNothingPending", err)
 	}
-}
-
-func waitFor(t *testing.T, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s did not appear", path)
 }
 
 func TestRollback(t *testing.T) {
@@ -215,12 +247,12 @@ func TestRollback(t *testing.T) {
 		old := example(t, "baby-monitor")
 		e.mustApply(t, old)
 		e.mustApply(t, example(t, "smart-plug"))
-		r, err := Rollback(e.conn, e.state, nil)
+		r, err := e.rollback(t)
 		if err != nil || !r.Existed {
 			t.Fatalf("rollback: %+v, %v", r, err)
 		}
 		e.wantLive(t, old, old)
-		if _, err := Rollback(e.conn, e.state, nil); !errors.Is(err, ErrNothingSaved) {
+		if _, err := e.rollback(t); !errors.Is(err, ErrNothingSaved) {
 			t.Errorf("second rollback: %v, want ErrNothingSaved", err)
 		}
 	})
@@ -233,21 +265,21 @@ func TestRollback(t *testing.T) {
 			_, err := e.apply(t, example(t, "smart-plug"), Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
 			done <- err
 		}()
-		waitFor(t, filepath.Join(e.state, pendingFile))
-		if _, err := Rollback(e.conn, e.state, nil); err != nil {
+		waitPending(t, e)
+		if _, err := e.rollback(t); err != nil {
 			t.Fatalf("rollback: %v", err)
 		}
 		if err := <-done; !errors.Is(err, ErrRolledBack) {
 			t.Errorf("waiting apply: %v, want ErrRolledBack", err)
 		}
 		e.wantLive(t, old, old)
-		assertNoState(t, e.state, pendingFile)
+		assertSettled(t, e)
 	})
 	t.Run("first apply", func(t *testing.T) {
 		e := newEnv(t)
 		tbl := example(t, "baby-monitor")
 		e.mustApply(t, tbl)
-		if _, err := Rollback(e.conn, e.state, nil); err != nil {
+		if _, err := e.rollback(t); err != nil {
 			t.Fatal(err)
 		}
 		e.wantLive(t, nil, tbl)
@@ -264,17 +296,19 @@ func TestInterruptedConfirm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := save("inet", "devfence", live)
+	before, err := save("inet", "devfence", live)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// What a killed `apply --confirm` leaves: its pending state, with the
 	// new table in force.
-	s.Pend = &pendingInfo{ID: "dead", PID: 0, Deadline: time.Now().Add(-time.Minute)}
-	if err := os.MkdirAll(e.state, 0o700); err != nil {
+	st := e.store(t)
+	if err := st.create(); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeState(e.state, pendingFile, s); err != nil {
+	s := e.load(t)
+	s.Pending = &pending{ID: "dead", Kind: kindConfirm, PID: 0, Deadline: time.Now().Add(-time.Minute), Before: before}
+	if err := st.write(s); err != nil {
 		t.Fatal(err)
 	}
 	e.mustApplyOrPending(t, example(t, "smart-plug"))
@@ -282,11 +316,11 @@ func TestInterruptedConfirm(t *testing.T) {
 	if _, err := e.apply(t, example(t, "thermostat"), Options{}); !errors.As(err, &pe) || pe.Alive {
 		t.Fatalf("apply with an interrupted confirm pending: %v, want a PendingError", err)
 	}
-	if _, err := Rollback(e.conn, e.state, nil); err != nil {
+	if _, err := e.rollback(t); err != nil {
 		t.Fatal(err)
 	}
 	e.wantLive(t, old, old)
-	assertNoState(t, e.state, pendingFile)
+	assertSettled(t, e)
 }
 
 func (e *env) mustApplyOrPending(t *testing.T, tbl *rules.Table) {
@@ -307,7 +341,8 @@ func TestOtherTables(t *testing.T) {
 	e.mustApply(t, example(t, "baby-monitor"))
 	e.mustApply(t, example(t, "smart-plug"))
 	e.apply(t, example(t, "thermostat"), Options{Confirm: 100 * time.Millisecond, Poll: 10 * time.Millisecond})
-	if _, err := Rollback(e.conn, e.state, nil); err != nil {
+	e.mustApply(t, example(t, "thermostat"))
+	if _, err := e.rollback(t); err != nil {
 		t.Fatal(err)
 	}
 	if after := nltest.NFT(t, e.ns, "", "list", "table", "ip", "other"); after != before {

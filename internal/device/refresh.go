@@ -3,7 +3,6 @@ package device
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -31,12 +30,17 @@ type RefreshResult struct {
 // While an apply --confirm waits (its state in stateDir), refresh refuses:
 // the table it would change is about to be confirmed or rolled back.
 func Refresh(k Kernel, compiled *rules.Table, stateDir string) (RefreshResult, error) {
-	dir, err := stateDirIfExists(stateDir)
+	t, err := target(k, compiled.Family, compiled.Name)
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	if p, err := readState(filepath.Join(dir, pendingFile)); err == nil {
-		return RefreshResult{}, pendingError(p)
+	_, l, s, err := open(k, stateDir, t, "refresh", 0)
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	defer l.release()
+	if s.Pending != nil {
+		return RefreshResult{}, pendingError(s.Pending)
 	}
 	live, err := readLive(k, compiled.Family, compiled.Name)
 	if err != nil {

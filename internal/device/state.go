@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,43 +13,14 @@ import (
 	"github.com/devfence/devfence/rules"
 )
 
-// DefaultStateDir keeps what rollback needs between commands.
-const DefaultStateDir = "/var/lib/devfence"
-
-// State files. pending.json exists while an `apply --confirm` waits for
-// `devfence confirm`; whoever settles it (confirm, rollback, or the
-// waiting apply when the time is up) renames it to ID.<outcome> first, so
-// exactly one of them wins. previous.json is the table before the last
-// apply that changed something.
-const (
-	pendingFile  = "pending.json"
-	previousFile = "previous.json"
-)
-
-// Outcomes of a pending apply, as the suffix of its claimed file.
-const (
-	outcomeConfirmed  = "confirmed"
-	outcomeRolledBack = "rolledback"
-	outcomeExpired    = "expired"
-)
-
 // saved is a table as the state dir keeps it: the model in JSON, so it
 // can be put back over netlink, no nft binary needed.
 type saved struct {
-	Family string       `json:"family"`
-	Name   string       `json:"name"`
-	Exists bool         `json:"exists"` // false: there was no table, restoring removes it
-	Table  *savedTable  `json:"table,omitempty"`
-	Saved  time.Time    `json:"saved"`
-	Pend   *pendingInfo `json:"pending,omitempty"`
-}
-
-// pendingInfo is who waits for confirmation, and until when.
-type pendingInfo struct {
-	ID       string    `json:"id"`
-	PID      int       `json:"pid"`
-	Deadline time.Time `json:"deadline"`
-	Profile  string    `json:"profile,omitempty"`
+	Family string      `json:"family"`
+	Name   string      `json:"name"`
+	Exists bool        `json:"exists"` // false: there was no table, restoring removes it
+	Table  *savedTable `json:"table,omitempty"`
+	Saved  time.Time   `json:"saved"`
 }
 
 type savedTable struct {
@@ -219,70 +188,3 @@ func parseElement(key rules.KeyType, text string) (rules.Element, error) {
 }
 
 func (s *saved) ref() string { return s.Family + " " + s.Name }
-
-// stateDir creates the state directory (0700: it holds the firewall's
-// configuration) if needed.
-func stateDir(dir string) (string, error) {
-	if dir == "" {
-		dir = DefaultStateDir
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("state dir: %w", err)
-	}
-	return dir, nil
-}
-
-// writeState replaces a state file durably: the pending state must
-// survive a power cut in the confirmation window, or nothing could roll
-// the table back after it.
-func writeState(dir, name string, s *saved) error {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	return nil
-}
-
-// readState reads a state file; os.ErrNotExist when it is not there.
-func readState(path string) (*saved, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var s saved
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("state file %s: %w", path, err)
-	}
-	return &s, nil
-}

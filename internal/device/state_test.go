@@ -2,7 +2,6 @@ package device
 
 import (
 	"net/netip"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,14 +32,21 @@ func TestStateRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := writeState(dir, "t.json", s); err != nil {
-			t.Fatal(err)
-		}
-		back, err := readState(filepath.Join(dir, "t.json"))
+		st, err := newStore(dir, Target{NetNS: "default", Family: tbl.Family, Name: tbl.Name})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := back.table()
+		if err := st.create(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.write(&state{Version: stateVersion, NetNS: "default", Family: tbl.Family, Name: tbl.Name, Previous: s}); err != nil {
+			t.Fatal(err)
+		}
+		back, err := st.load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := back.Previous.table()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,10 +3,7 @@ package device
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -91,13 +88,21 @@ func Status(k Kernel, family, name string, profile *rules.Table, stateDir string
 		m := live != nil && live.String() == profile.String()
 		r.Matches = &m
 	}
-	if dir, err := stateDirIfExists(stateDir); err == nil {
-		if s, err := readState(filepath.Join(dir, pendingFile)); err == nil && s.Pend != nil {
-			pe := pendingError(s).(*PendingError)
-			r.Pending = &Pending{PID: pe.PID, Deadline: pe.Deadline, Waiting: pe.Alive, Profile: pe.Profile}
-		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
+	t, err := target(k, family, name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStore(stateDir, t)
+	if err != nil {
+		return nil, err
+	}
+	s, err := st.load()
+	if err != nil {
+		return nil, err
+	}
+	if s.Pending != nil && s.Pending.Kind == kindConfirm {
+		pe := pendingError(s.Pending).(*PendingError)
+		r.Pending = &Pending{PID: pe.PID, Deadline: pe.Deadline, Waiting: pe.Alive, Profile: pe.Profile}
 	}
 	if live == nil {
 		return r, nil
