@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,16 +61,19 @@ func importMUDAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	res, err := mud.Convert(data, mud.Options{Binds: binds, Source: path})
 	if err != nil {
 		return exitWith{code: exitProfile, msg: err.Error()}
 	}
-	stderr := c.App.ErrWriter
+	timed(c, start, "%s: converted %d bytes of MUD", path, len(data))
+	// Both lists are also comments at the top of the profile, so -q loses
+	// nothing that the output does not keep.
 	for _, u := range res.Unmapped {
-		fmt.Fprintf(stderr, "devfence: %s: not imported: %s\n", path, u)
+		say(c, info, "%s: not imported: %s", path, u)
 	}
 	if len(res.Unbound) > 0 {
-		fmt.Fprintf(stderr, "devfence: %s: networks left empty, give them with --bind NAME=CIDR: %v\n", path, res.Unbound)
+		say(c, info, "%s: networks left empty, give them with --bind NAME=CIDR: %v", path, res.Unbound)
 	}
 	if c.Bool("strict") && (len(res.Unmapped) > 0 || len(res.Unbound) > 0) {
 		return exitWith{code: exitProfile, msg: fmt.Sprintf("%s: --strict: %d not imported, %d networks left empty; nothing written",

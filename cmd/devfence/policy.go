@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -40,10 +41,12 @@ func policyEngine(c *cli.Context) (*engine, error) {
 		fmt.Fprintln(c.App.ErrWriter, "devfence: warning: --no-policy: security policies are not checked, only the profile's structure")
 		return nil, nil
 	}
+	start := time.Now()
 	e, err := policies.New(c.Context, policies.Options{Dirs: c.StringSlice("policy")})
 	if err != nil {
 		return nil, exitWith{code: exitUsage, msg: err.Error()}
 	}
+	timed(c, start, "policies compiled and query prepared")
 	return &engine{e}, nil
 }
 

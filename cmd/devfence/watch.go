@@ -110,7 +110,7 @@ func watchAction(c *cli.Context) error {
 	if opt.NetNS != "" {
 		where = " in network namespace " + opt.NetNS
 	}
-	fmt.Fprintf(c.App.ErrWriter, "devfence: watching NFLOG group %d%s; Ctrl-C stops\n", opt.Group, where)
+	say(c, info, "watching NFLOG group %d%s; Ctrl-C stops", opt.Group, where)
 
 	return w.Run(ctx, nflog.LineWriter(c.App.Writer, c.Bool("json")))
 }

@@ -56,7 +56,13 @@ func Lookup(name string) (Formatter, error) {
 
 // Text prints one diagnostic per line, then the waivers honoured, then a
 // summary line.
-func Text(w io.Writer, results []Result) error {
+func Text(w io.Writer, results []Result) error { return text(w, results, false) }
+
+// Failures is Text without the waivers and the summary, for -q: nothing at
+// all when every profile passed.
+func Failures(w io.Writer, results []Result) error { return text(w, results, true) }
+
+func text(w io.Writer, results []Result, failuresOnly bool) error {
 	failed := 0
 	var b strings.Builder
 	for _, r := range results {
@@ -69,11 +75,16 @@ func Text(w io.Writer, results []Result) error {
 		for _, d := range r.Denies {
 			fmt.Fprintln(&b, d.String())
 		}
+		if failuresOnly {
+			continue
+		}
 		for _, wv := range r.Waived {
 			fmt.Fprintf(&b, "%s:%d:%d: waived %s: %s\n", r.File, wv.Line, wv.Column, wv.Policy, wv.Reason)
 		}
 	}
-	fmt.Fprintf(&b, "%d profile(s) checked: %d passed, %d failed\n", len(results), len(results)-failed, failed)
+	if !failuresOnly {
+		fmt.Fprintf(&b, "%d profile(s) checked: %d passed, %d failed\n", len(results), len(results)-failed, failed)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
