@@ -18,8 +18,8 @@ func init() {
 		Usage:     "check profiles against the structural rules and the security policies",
 		ArgsUsage: "PROFILE...",
 		Description: `Loads each PROFILE strictly, then evaluates the built-in Rego policies (and
-those in every --policy DIR, conftest-style: package main, deny/violation
-rules) against it. A profile's waivers silence the policies they name; the
+those in every --policy DIR, conftest-style: deny/violation rules fail
+the profile, warn rules are reported and do not; Rego v1) against it. A profile's waivers silence the policies they name; the
 report lists what was waived. compile and apply run the same checks and
 refuse a profile that fails them.
 
@@ -67,11 +67,11 @@ func validateAction(c *cli.Context) error {
 			r.Error = err.Error()
 			ioFailure = true
 		case checker != nil:
-			denies, waived, err := checker.check(c.Context, p)
+			denies, warnings, waived, err := checker.check(c.Context, p)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			r.Denies, r.Waived = denies, waived
+			r.Denies, r.Warnings, r.Waived = denies, warnings, waived
 		}
 		r.Passed = r.Error == "" && len(r.Denies) == 0
 		timed(c, start, "%s: loaded and checked", path)
