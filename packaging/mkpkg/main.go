@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -269,7 +268,8 @@ func pack(description, format string, env map[string]string, ipkArch, outDir str
 }
 
 // gitVersion is the package version: the latest tag vX.Y.Z as X.Y.Z (plus
-// +git.<commit> past it), else 0.0.0+git<commit date>.<commit>, which sorts
+// +git.<commit> past it), else 0.0.0+git<commit date>.<commit> (the date in
+// the commit's own time zone, so the same everywhere), which sorts
 // by date as Debian and opkg compare versions.
 func gitVersion(repo, commit string) (string, error) {
 	if tag, err := git(repo, "describe", "--tags", "--exact-match", "--match", "v[0-9]*"); err == nil {
@@ -278,12 +278,8 @@ func gitVersion(repo, commit string) (string, error) {
 	if tag, err := git(repo, "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*"); err == nil {
 		return strings.TrimPrefix(tag, "v") + "+git." + commit, nil
 	}
-	epoch, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
+	date, err := git(repo, "log", "-1", "--date=format:%Y%m%d", "--format=%cd")
 	if err != nil {
-		return "", fmt.Errorf("SOURCE_DATE_EPOCH: %w", err)
-	}
-	date, err := git(repo, "log", "-1", "--date=format-local:%Y%m%d", "--format=%cd")
-	if err != nil || epoch == 0 {
 		return "", err
 	}
 	return "0.0.0+git" + date + "." + commit, nil
