@@ -31,17 +31,29 @@ func conftest(t *testing.T) string {
 	return path
 }
 
+type conftestResult struct {
+	Msg      string         `json:"msg"`
+	Metadata map[string]any `json:"metadata"`
+}
+
 type conftestFile struct {
-	Filename string `json:"filename"`
-	Failures []struct {
-		Msg      string         `json:"msg"`
-		Metadata map[string]any `json:"metadata"`
-	} `json:"failures"`
+	Filename string           `json:"filename"`
+	Failures []conftestResult `json:"failures"`
+	Warnings []conftestResult `json:"warnings"`
+}
+
+// key is a result as verdicts writes it: "msg (policy)".
+func (r conftestResult) key() string {
+	if id, ok := r.Metadata["policy"].(string); ok {
+		return r.Msg + " (" + id + ")"
+	}
+	return r.Msg
 }
 
 // runConftest runs `conftest test ARGS FILES --output json` from the
-// repository root and returns each file's failures as "msg (policy)".
-func runConftest(t *testing.T, bin string, args, files []string) map[string][]string {
+// repository root and returns each file's failures and warnings as
+// "msg (policy)".
+func runConftest(t *testing.T, bin string, args, files []string) (failures, warnings map[string][]string) {
 	t.Helper()
 	cmd := exec.Command(bin, slices.Concat([]string{"test", "--no-color", "--output", "json"}, args, files)...)
 	cmd.Dir = repoRoot
@@ -57,29 +69,28 @@ func runConftest(t *testing.T, bin string, args, files []string) map[string][]st
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("%s: reading its JSON: %v\n%s", cmd, err, stdout.String())
 	}
-	got := map[string][]string{}
-	failed := false
+	failures, warnings = map[string][]string{}, map[string][]string{}
 	for _, f := range out {
-		for _, fail := range f.Failures {
-			failed = true
-			key := fail.Msg
-			if id, ok := fail.Metadata["policy"].(string); ok {
-				key += " (" + id + ")"
-			}
-			got[f.Filename] = append(got[f.Filename], key)
+		for _, r := range f.Failures {
+			failures[f.Filename] = append(failures[f.Filename], r.key())
+		}
+		for _, r := range f.Warnings {
+			warnings[f.Filename] = append(warnings[f.Filename], r.key())
 		}
 	}
-	if failed != (err != nil) {
-		t.Errorf("%s: exit status %v does not match its failures %v", cmd, err, got)
+	if (len(failures) > 0) != (err != nil) {
+		t.Errorf("%s: exit status %v does not match its failures %v", cmd, err, failures)
 	}
-	return got
+	return failures, warnings
 }
 
 // verdicts is what Engine.Check says in conftest's terms: the msg the policy
 // returned and, where the result named one, its policy id.
-func verdicts(r *Report, structured bool) []string {
+func verdicts(r *Report, structured bool) []string { return conftestTerms(r.Denies, structured) }
+
+func conftestTerms(ds compiler.Diagnostics, structured bool) []string {
 	var out []string
-	for _, d := range r.Denies {
+	for _, d := range ds {
 		msg := d.Message
 		if d.Path != "" {
 			msg = d.Path + ": " + msg
@@ -119,7 +130,7 @@ func TestConftestParity(t *testing.T) {
 			files = append(files, filepath.ToSlash(rel))
 		}
 	}
-	got := runConftest(t, bin, []string{"--policy", "policies/"}, files)
+	got, _ := runConftest(t, bin, []string{"--policy", "policies/"}, files)
 	e := newEngine(t)
 	for _, f := range files {
 		sameVerdicts(t, f, verdicts(check(t, e, load(t, f)), true), got[f])
@@ -154,7 +165,7 @@ func TestConftestParityOrganisation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := runConftest(t, bin, []string{"--all-namespaces", "--policy", "policies/", "--policy", dir}, []string{profile})
+	got, _ := runConftest(t, bin, []string{"--all-namespaces", "--policy", "policies/", "--policy", dir}, []string{profile})
 	p, err := compiler.Load(profile, compiler.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,4 +183,26 @@ func TestConftestParityOrganisation(t *testing.T) {
 		want = append(want, v)
 	}
 	sameVerdicts(t, profile, want, got[profile])
+}
+
+// TestConftestParityWarnings checks that warn rules warn, and deny rules
+// fail, alike in conftest and Engine.Check.
+func TestConftestParityWarnings(t *testing.T) {
+	bin := conftest(t)
+	dir := writeTree(t, warnPolicies)
+	const profile = "examples/baby-monitor.yaml"
+	failures, warnings := runConftest(t, bin, []string{"--policy", "policies/", "--policy", dir}, []string{profile})
+	r := check(t, newEngine(t, dir), load(t, profile))
+	// A plain-string result carries no policy id for conftest to show.
+	plain := func(vs []string) []string {
+		for i, v := range vs {
+			vs[i] = strings.TrimSuffix(v, " (user)")
+		}
+		return vs
+	}
+	sameVerdicts(t, profile, plain(conftestTerms(r.Denies, true)), failures[profile])
+	sameVerdicts(t, profile+" warnings", plain(conftestTerms(r.Warnings, true)), warnings[profile])
+	if len(r.Warnings) != 2 {
+		t.Errorf("want two warnings, got:\n%s", lines(r.Warnings))
+	}
 }

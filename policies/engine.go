@@ -47,13 +47,14 @@ type Engine struct {
 	ids   []string
 }
 
-// resultRule is one rule whose results fail a profile, queried into its own
-// variable.
+// resultRule is one rule whose results fail a profile (deny, violation) or
+// warn about it (warn), queried into its own variable.
 type resultRule struct {
 	ref  ast.Ref // data.main.deny
 	pkg  string  // package path without "data.", e.g. "main"
 	name string  // e.g. "deny" or "violation_ports"
 	bind string  // the query variable holding its value
+	warn bool    // a warn rule: its results never fail the profile
 }
 
 // Report is the outcome of checking one profile.
@@ -61,6 +62,9 @@ type Report struct {
 	// Denies are the unwaived findings, positioned in the profile's file and
 	// sorted by line and column; none means the profile passes.
 	Denies compiler.Diagnostics
+	// Warnings are the results of warn rules, as conftest reports them:
+	// shown, never failing the profile. Sorted as Denies.
+	Warnings compiler.Diagnostics
 	// Waived are the profile's waivers that silenced at least one finding in
 	// this check, in file order. A waiver that silenced nothing is not listed:
 	// it is stale, and the report should not suggest it still matters.
@@ -87,7 +91,7 @@ func (e *Engine) Denies(ctx context.Context, p *compiler.Profile) (compiler.Diag
 // conftest queries the rules with these names (and no others) for failures.
 var failureRule = regexp.MustCompile(`^(deny|violation)(_[a-zA-Z0-9]+)*$`)
 
-// warnRule is conftest's warning rule; only its misuse (below) matters here.
+// conftest queries the rules with these names for warnings.
 var warnRule = regexp.MustCompile(`^warn(_[a-zA-Z0-9]+)*$`)
 
 // New compiles the built-in policies and every .rego file under opt.Dirs,
@@ -148,7 +152,7 @@ func New(ctx context.Context, opt Options) (*Engine, error) {
 		return nil, fromAST(c.Errors).sorted()
 	}
 
-	e := &Engine{rules: failureRules(modules)}
+	e := &Engine{rules: resultRules(modules)}
 	ids, err := rego.New(rego.Compiler(c), rego.Query("ids := [id | some id in data.main.policy_ids]")).Eval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list policy ids: %w", err)
@@ -206,15 +210,18 @@ func (e *Engine) Check(ctx context.Context, p *compiler.Profile) (*Report, error
 	r := &Report{}
 	for _, rule := range e.rules {
 		for _, v := range values(b[rule.bind]) {
-			if d, ok := rule.diagnostic(v, p.Source); ok {
+			d, ok := rule.diagnostic(v, p.Source)
+			switch {
+			case !ok:
+			case rule.warn:
+				r.Warnings = append(r.Warnings, d)
+			default:
 				r.Denies = append(r.Denies, d)
 			}
 		}
 	}
-	slices.SortFunc(r.Denies, func(a, b compiler.Diagnostic) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column),
-			cmp.Compare(a.Path, b.Path), cmp.Compare(a.Policy, b.Policy), cmp.Compare(a.Message, b.Message))
-	})
+	sortDiagnostics(r.Denies)
+	sortDiagnostics(r.Warnings)
 
 	used := map[string]bool{}
 	for _, v := range values(b["waived"]) {
@@ -228,6 +235,13 @@ func (e *Engine) Check(ctx context.Context, p *compiler.Profile) (*Report, error
 		}
 	}
 	return r, nil
+}
+
+func sortDiagnostics(ds compiler.Diagnostics) {
+	slices.SortFunc(ds, func(a, b compiler.Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column),
+			cmp.Compare(a.Path, b.Path), cmp.Compare(a.Policy, b.Policy), cmp.Compare(a.Message, b.Message))
+	})
 }
 
 // values flattens a binding of the form [rule value]: a set or array of
@@ -280,20 +294,22 @@ func (r resultRule) diagnostic(v any, src *compiler.Source) (compiler.Diagnostic
 	return d, true
 }
 
-// failureRules finds every rule that conftest would query for failures, in
-// every package (conftest --all-namespaces), sorted for stable output.
-func failureRules(modules map[string]*ast.Module) []resultRule {
+// resultRules finds every rule that conftest would query for failures or
+// warnings, in every package (conftest --all-namespaces), sorted for stable
+// output.
+func resultRules(modules map[string]*ast.Module) []resultRule {
 	seen := map[[2]string]bool{}
 	var rules []resultRule
 	for _, m := range modules {
 		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
 		for _, rule := range m.Rules {
 			name := ruleName(rule)
-			if !failureRule.MatchString(name) || seen[[2]string{pkg, name}] {
+			warn := warnRule.MatchString(name)
+			if (!failureRule.MatchString(name) && !warn) || seen[[2]string{pkg, name}] {
 				continue
 			}
 			seen[[2]string{pkg, name}] = true
-			rules = append(rules, resultRule{ref: m.Package.Path.Copy().Append(ast.StringTerm(name)), pkg: pkg, name: name})
+			rules = append(rules, resultRule{ref: m.Package.Path.Copy().Append(ast.StringTerm(name)), pkg: pkg, name: name, warn: warn})
 		}
 	}
 	slices.SortFunc(rules, func(a, b resultRule) int {
@@ -343,17 +359,35 @@ func isPolicyFile(name string) bool {
 func parse(modules map[string]*ast.Module, file string, src []byte) RegoErrors {
 	m, err := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
 	if err != nil {
+		var errs RegoErrors
 		var astErrs ast.Errors
 		if errors.As(err, &astErrs) {
-			return fromAST(astErrs)
+			errs = fromAST(astErrs)
+		} else {
+			errs = RegoErrors{{File: file, Line: 1, Column: 1, Kind: "rego parse error", Message: err.Error()}}
 		}
-		return RegoErrors{{File: file, Line: 1, Column: 1, Kind: "rego parse error", Message: err.Error()}}
+		if parsesAsV0(file, src) {
+			// Policies written for OPA before 1.0 (and conftest before
+			// 0.56) fail here on the first rule without if or contains;
+			// OPA's formatter rewrites them, so say so.
+			errs = append(RegoErrors{{File: file, Line: 1, Column: 1, Kind: "rego version",
+				Message: "this file is Rego v0 (OPA before 1.0); devfence reads Rego v1, as conftest does by default: convert it with `opa fmt --v0-v1 -w " + file + "`"}},
+				errs...)
+		}
+		return errs
 	}
 	if m == nil {
 		return RegoErrors{{File: file, Line: 1, Column: 1, Kind: "rego parse error", Message: "the file holds no Rego module; it starts with a package line"}}
 	}
 	modules[file] = m
 	return nil
+}
+
+// parsesAsV0 tells whether src, which failed to parse as Rego v1, is a
+// Rego v0 module.
+func parsesAsV0(file string, src []byte) bool {
+	_, err := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV0})
+	return err == nil
 }
 
 // RegoError is one problem in a policy source file.

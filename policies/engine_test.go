@@ -236,6 +236,10 @@ func TestBadOrganisationPolicies(t *testing.T) {
 		files: map[string]string{"bool.rego": "package main\n\n# a boolean deny never fails a profile\ndeny if {\n\tinput.version == 2\n}\n"},
 		want:  "DIR/bool.rego:4:1: rego compile error: rule deny uses if without contains",
 	}, {
+		name:  "rego v0",
+		files: map[string]string{"v0.rego": "package main\n\ndeny[msg] {\n\tnot input.device.description\n\tmsg := \"describe the device\"\n}\n"},
+		want:  "DIR/v0.rego:1:1: rego version: this file is Rego v0 (OPA before 1.0); devfence reads Rego v1, as conftest does by default: convert it with `opa fmt --v0-v1 -w DIR/v0.rego`",
+	}, {
 		name:  "no policies",
 		files: map[string]string{"README.md": "policies live elsewhere\n"},
 		want:  "policy directory DIR holds no .rego files",
@@ -275,5 +279,46 @@ func TestRegoErrorsArePositioned(t *testing.T) {
 func TestCheckNeedsSource(t *testing.T) {
 	if _, err := newEngine(t).Check(context.Background(), &compiler.Profile{}); err == nil {
 		t.Error("Check of a profile without source succeeded")
+	}
+}
+
+// warnPolicies fail on one thing and warn on two, conftest's way: warn
+// rules in any package, with a plain string or a structured result.
+var warnPolicies = map[string]string{
+	"warn.rego": `package main
+
+warn contains {"msg": "device.description: say what the device is for", "policy": "org-describe", "path": "device.description"} if {
+	not contains(input.device.description, "for")
+}
+
+warn_quota contains "the total egress budget is over 1MiB an hour" if {
+	input.egress.total != "1MiB/1h"
+}
+
+deny contains {"msg": "device.name: names start with acme-", "policy": "org-name", "path": "device.name"} if {
+	not startswith(input.device.name, "acme-")
+}
+`,
+}
+
+func TestWarnRules(t *testing.T) {
+	e := newEngine(t, writeTree(t, warnPolicies))
+	r := check(t, e, load(t, "examples/baby-monitor.yaml"))
+	for _, tc := range []struct {
+		what string
+		got  compiler.Diagnostics
+		want string
+	}{
+		{"Denies", r.Denies, "examples/baby-monitor.yaml:6:3: device.name: names start with acme- (org-name)\n"},
+		{"Warnings", r.Warnings, "examples/baby-monitor.yaml:1:1: the total egress budget is over 1MiB an hour (user)\n" +
+			"examples/baby-monitor.yaml:7:3: device.description: say what the device is for (org-describe)\n"},
+	} {
+		if diff := cmp.Diff(tc.want, lines(tc.got)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.what, diff)
+		}
+	}
+	denies, err := e.Denies(context.Background(), load(t, "examples/baby-monitor.yaml"))
+	if err != nil || len(denies) != 1 {
+		t.Errorf("Denies = %v, %v; want the one deny, warnings apart", denies, err)
 	}
 }

@@ -198,7 +198,7 @@ func applyAction(c *cli.Context) error {
 	if r.Confirmed {
 		msg = "confirmed: the new table stays in force"
 	}
-	fmt.Fprintln(c.App.ErrWriter, "devfence: "+msg)
+	say(c, info, "%s", msg)
 	return nil
 }
 
@@ -214,7 +214,7 @@ func confirmAction(c *cli.Context) error {
 	if err := device.Confirm(c.String("state-dir"), t); err != nil {
 		return err
 	}
-	fmt.Fprintln(c.App.ErrWriter, "devfence: confirmed: the new table stays in force")
+	say(c, info, "confirmed: the new table stays in force")
 	return nil
 }
 

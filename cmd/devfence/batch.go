@@ -31,7 +31,8 @@ func compileBatch(c *cli.Context) error {
 	// device: trading memory for fewer collections is the right default.
 	debug.SetGCPercent(400)
 	stderr := c.App.ErrWriter
-	bar := newProgress(stderr, c.NArg())
+	quiet, _ := verbosity(c)
+	bar := newProgress(stderr, c.NArg(), quiet)
 	results, sum, err := pipeline.Batch(c.Context, c.Args().Slice(), c.String("out-dir"), opt, bar.update)
 	bar.finish()
 	for _, r := range results {
@@ -45,7 +46,7 @@ func compileBatch(c *cli.Context) error {
 			fmt.Fprintf(stderr, "devfence: %s: %v\n", r.Path, r.Err)
 		}
 	}
-	fmt.Fprintln(stderr, sum)
+	say(c, info, "%s", sum)
 	if err != nil {
 		return err
 	}
@@ -64,9 +65,9 @@ type progress struct {
 	last  time.Time
 }
 
-func newProgress(w io.Writer, total int) *progress {
+func newProgress(w io.Writer, total int, quiet bool) *progress {
 	f, ok := w.(*os.File)
-	return &progress{w: w, total: total, on: ok && term.IsTerminal(int(f.Fd()))}
+	return &progress{w: w, total: total, on: !quiet && ok && term.IsTerminal(int(f.Fd()))}
 }
 
 func (p *progress) update(done int) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -64,11 +65,14 @@ func compileAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	res, err := pipeline.Build(c.Context, path, opt)
 	if err != nil {
 		return err
 	}
+	timed(c, start, "%s: loaded, checked and compiled", path)
 	warn(c, res.Warnings)
+	start = time.Now()
 	tx := rules.Replace(res.Table)
 	out := []byte(tx.String())
 	if format == "json" {
@@ -76,8 +80,13 @@ func compileAction(c *cli.Context) error {
 			return fmt.Errorf("render json: %w", err)
 		}
 	}
+	timed(c, start, "rendered %d bytes of %s", len(out), format)
 	if file := c.String("output"); file != "" {
-		return writeFileAtomic(file, out)
+		if err := writeFileAtomic(file, out); err != nil {
+			return err
+		}
+		say(c, detail, "wrote %s", file)
+		return nil
 	}
 	_, err = c.App.Writer.Write(out)
 	return err

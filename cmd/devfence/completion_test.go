@@ -76,7 +76,7 @@ func TestCompletionBash(t *testing.T) {
 		{"devfence compile ", []string{"camera.yaml", "fleet", "plug.yml"}},
 		{"devfence compile --table t --max-size 9 ", []string{"camera.yaml", "fleet", "plug.yml"}},
 		{"devfence compile --out-dir ", []string{"fleet"}},
-		{"devfence schema -", []string{"--output", "-o"}},
+		{"devfence schema -", []string{"--output", "--quiet", "--verbose", "-o", "-q", "-v"}},
 	} {
 		if got := complete(tc.line); !slices.Equal(got, tc.want) {
 			t.Errorf("%q: got %q, want %q", tc.line, got, tc.want)

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,6 +24,11 @@ names and MUD classes (local-networks, controller, my-controller,
 same-manufacturer, manufacturer, model) become named networks; give their
 addresses with --bind or edit the result. Everything that does not map is
 listed in a comment at the top of the output and on stderr, never dropped.
+With --strict, anything not imported, or a network left without addresses,
+is an error: nothing is written.
+
+Exit status: 0 imported; 1 the MUD file is invalid, or --strict and not
+everything was imported; 2 usage or I/O error.
 
 Examples:
    devfence import-mud lightbulb.json > lightbulb.yaml
@@ -28,8 +36,9 @@ Examples:
        --bind my-controller=192.168.1.2 -o bulb.yaml lightbulb.json
    devfence validate bulb.yaml`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "bind", Usage: "give network `NAME=CIDR[,CIDR...]` its addresses (repeatable)"},
+			&listFlag{GenericFlag: cli.GenericFlag{Name: "bind", Value: &wholeValues{}, Usage: "give network `NAME=CIDR[,CIDR...]` its addresses (repeatable)"}},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the profile to `FILE` instead of standard output"},
+			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 1, write nothing) if anything is not imported or a network is left empty"},
 		},
 		Action: importMUDAction,
 	})
@@ -41,7 +50,7 @@ func importMUDAction(c *cli.Context) error {
 		return err
 	}
 	binds := map[string][]string{}
-	for _, b := range c.StringSlice("bind") {
+	for _, b := range listValues(c, "bind") {
 		name, cidrs, err := mud.ParseBind(b)
 		if err != nil {
 			return usageError{err}
@@ -52,20 +61,58 @@ func importMUDAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	res, err := mud.Convert(data, mud.Options{Binds: binds, Source: path})
 	if err != nil {
 		return exitWith{code: exitProfile, msg: err.Error()}
 	}
-	stderr := c.App.ErrWriter
+	timed(c, start, "%s: converted %d bytes of MUD", path, len(data))
+	// Both lists are also comments at the top of the profile, so -q loses
+	// nothing that the output does not keep.
 	for _, u := range res.Unmapped {
-		fmt.Fprintf(stderr, "devfence: %s: not imported: %s\n", path, u)
+		say(c, info, "%s: not imported: %s", path, u)
 	}
 	if len(res.Unbound) > 0 {
-		fmt.Fprintf(stderr, "devfence: %s: networks left empty, give them with --bind NAME=CIDR: %v\n", path, res.Unbound)
+		say(c, info, "%s: networks left empty, give them with --bind NAME=CIDR: %v", path, res.Unbound)
+	}
+	if c.Bool("strict") && (len(res.Unmapped) > 0 || len(res.Unbound) > 0) {
+		return exitWith{code: exitProfile, msg: fmt.Sprintf("%s: --strict: %d not imported, %d networks left empty; nothing written",
+			path, len(res.Unmapped), len(res.Unbound))}
 	}
 	if out := c.String("output"); out != "" {
 		return writeFileAtomic(out, res.YAML)
 	}
 	_, err = c.App.Writer.Write(res.YAML)
 	return err
+}
+
+// listFlag is a repeatable flag whose values are kept whole:
+// cli.StringSliceFlag would split "--bind lan=10.0.0.0/8,fd00::/64" at the
+// comma, which belongs to the value.
+type listFlag struct{ cli.GenericFlag }
+
+// Apply gives each parse its own list: the flag definition is shared by
+// every run of the app (tests run many), so its Value must stay empty.
+func (f *listFlag) Apply(set *flag.FlagSet) error {
+	v := &wholeValues{}
+	for _, name := range f.Names() {
+		set.Var(v, name, f.Usage)
+	}
+	return nil
+}
+
+// IsSliceFlag tells help and completion that the flag repeats.
+func (f *listFlag) IsSliceFlag() bool { return true }
+
+type wholeValues []string
+
+func (w *wholeValues) Set(s string) error { *w = append(*w, s); return nil }
+func (w *wholeValues) String() string     { return strings.Join(*w, " ") }
+
+// listValues returns the values given to a listFlag, in order.
+func listValues(c *cli.Context, name string) []string {
+	if v, ok := c.Generic(name).(*wholeValues); ok {
+		return *v
+	}
+	return nil
 }

@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, commit and build tags"}
 	quietUsage(commands)
+	withVerbosity(commands)
 	return &cli.App{
 		Name:    "devfence",
 		Version: versionString(),
@@ -70,6 +71,7 @@ Examples:
    devfence validate examples/*.yaml                    check profiles against policies
    devfence diff examples/baby-monitor.yaml             live table vs profile
    devfence apply --confirm 60s examples/baby-monitor.yaml`,
+		Flags:           verbosityFlags(),
 		Commands:        commands,
 		Writer:          stdout,
 		ErrWriter:       stderr,

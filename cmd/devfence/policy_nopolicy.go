@@ -24,8 +24,8 @@ const hasPolicies = false
 
 type engine struct{}
 
-func (engine) check(context.Context, *compiler.Profile) (compiler.Diagnostics, []report.Waiver, error) {
-	return nil, nil, errNoPolicies
+func (engine) check(context.Context, *compiler.Profile) (denies, warnings compiler.Diagnostics, waived []report.Waiver, err error) {
+	return nil, nil, nil, errNoPolicies
 }
 
 func policyEngine(c *cli.Context) (*engine, error) {

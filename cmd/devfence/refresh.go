@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -55,9 +54,9 @@ func refreshAction(c *cli.Context) error {
 		return kernelError(c, err)
 	}
 	if len(r.Sets) == 0 {
-		fmt.Fprintln(c.App.ErrWriter, "devfence: host addresses unchanged; nothing sent")
+		say(c, info, "host addresses unchanged; nothing sent")
 		return nil
 	}
-	fmt.Fprintf(c.App.ErrWriter, "devfence: refreshed %s in one transaction\n", strings.Join(r.Sets, ", "))
+	say(c, info, "refreshed %s in one transaction", strings.Join(r.Sets, ", "))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,10 +18,12 @@ func init() {
 		Usage:     "check profiles against the structural rules and the security policies",
 		ArgsUsage: "PROFILE...",
 		Description: `Loads each PROFILE strictly, then evaluates the built-in Rego policies (and
-those in every --policy DIR, conftest-style: package main, deny/violation
-rules) against it. A profile's waivers silence the policies they name; the
+those in every --policy DIR, conftest-style: deny/violation rules fail
+the profile, warn rules are reported and do not; Rego v1) against it. A profile's waivers silence the policies they name; the
 report lists what was waived. compile and apply run the same checks and
 refuse a profile that fails them.
+
+With -q, the text report lists only what failed, without the summary.
 
 Exit status: 0 all pass; 1 a profile is invalid or denied; 2 usage or I/O error.
 
@@ -43,6 +46,9 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if quiet, _ := verbosity(c); quiet && c.String("format") == "text" {
+		format = report.Failures
+	}
 	checker, err := policyEngine(c)
 	if err != nil {
 		return err
@@ -51,6 +57,7 @@ func validateAction(c *cli.Context) error {
 	ioFailure := false
 	for _, path := range c.Args().Slice() {
 		r := report.Result{File: path}
+		start := time.Now()
 		p, err := compiler.Load(path, compiler.LoadOptions{MaxSize: c.Int64("max-size")})
 		var diags compiler.Diagnostics
 		switch {
@@ -60,13 +67,14 @@ func validateAction(c *cli.Context) error {
 			r.Error = err.Error()
 			ioFailure = true
 		case checker != nil:
-			denies, waived, err := checker.check(c.Context, p)
+			denies, warnings, waived, err := checker.check(c.Context, p)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			r.Denies, r.Waived = denies, waived
+			r.Denies, r.Warnings, r.Waived = denies, warnings, waived
 		}
 		r.Passed = r.Error == "" && len(r.Denies) == 0
+		timed(c, start, "%s: loaded and checked", path)
 		results = append(results, r)
 	}
 	if err := format(c.App.Writer, results); err != nil {

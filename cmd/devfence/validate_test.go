@@ -86,3 +86,45 @@ deny contains msg if {
 		t.Errorf("--no-policy: exit %d, %s", code, stderr)
 	}
 }
+
+// TestPolicyWarnings checks conftest's warn rules in an organisation's
+// policies: reported by validate (text, -q and json) and by compile, and
+// never failing the profile.
+func TestPolicyWarnings(t *testing.T) {
+	dir := t.TempDir()
+	rego := `package main
+
+warn contains {"msg": "device.description: say what the device is for", "policy": "org-describe", "path": "device.description"} if {
+	not contains(input.device.description, " for ")
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "warn.rego"), []byte(rego), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const warning = "examples/smart-plug.yaml:7:3: warning: device.description: say what the device is for (org-describe)"
+	plug := root + "examples/smart-plug.yaml"
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		stdout, stderr string // substrings
+	}{
+		{name: "validate", args: []string{"validate", "--policy", dir, plug}, stdout: warning},
+		{name: "validate summary", args: []string{"validate", "--policy", dir, plug}, stdout: "1 profile(s) checked: 1 passed, 0 failed, 1 warning(s)"},
+		{name: "validate -q keeps warnings", args: []string{"validate", "-q", "--policy", dir, plug}, stdout: warning},
+		{name: "validate json", args: []string{"validate", "--format", "json", "--policy", dir, plug}, stdout: `"warnings": [`},
+		{name: "compile", args: []string{"compile", "--policy", dir, plug}, stdout: "table inet devfence {", stderr: warning},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := devfence(t, tc.args...)
+			if code != exitOK {
+				t.Errorf("exit %d, want 0 (a warning never fails)\nstderr: %s", code, stderr)
+			}
+			if !strings.Contains(stdout, tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, stdout)
+			}
+			if !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
+			}
+		})
+	}
+}

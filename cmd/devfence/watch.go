@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/devfence/devfence/compiler"
 	"github.com/devfence/devfence/internal/nflog"
 	"github.com/devfence/devfence/internal/pipeline"
+	"github.com/devfence/devfence/rules/netlink"
 )
 
 func init() {
@@ -56,7 +58,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "netns", Usage: "watch the device in network namespace `NAME` (under " + nflog.NetNSDir + ")"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
-			&cli.IntFlag{Name: "group", Usage: "read NFLOG group `N`", DefaultText: "the profile's log.group, else 0"},
+			&cli.IntFlag{Name: "group", Usage: "read NFLOG group `N`", DefaultText: "the live table's, else the profile's log.group, else 0"},
 			&cli.StringFlag{Name: "profile", Usage: "the `PROFILE` in force: tells not allowed from quota spent and table full"},
 			&cli.StringFlag{Name: "table", Value: compiler.DefaultTable, Usage: "name of the table (family inet) whose quota sets are read"},
 			&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
@@ -70,7 +72,7 @@ func watchAction(c *cli.Context) error {
 		return usageError{fmt.Errorf("watch takes no arguments (the profile goes with --profile), got %q", c.Args().First())}
 	}
 	opt := nflog.Options{NetNS: c.String("netns")}
-	group := 0
+	group, from := 0, "the default"
 	if path := c.String("profile"); path != "" {
 		// No policy check: watching a table applied with --no-policy is
 		// as useful as any other.
@@ -81,14 +83,21 @@ func watchAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		opt.Table, group = res.Table, res.Profile.Log.Group
+		opt.Table, group, from = res.Table, res.Profile.Log.Group, path
 		if res.Profile.Log.Drops.N == 0 {
 			fmt.Fprintf(c.App.ErrWriter, "devfence: warning: %s has log.drops 0: its table logs no drops\n", path)
 		}
 	}
 	if c.IsSet("group") {
 		group = c.Int("group")
+	} else if live, ok := liveGroup(c, opt.NetNS); ok {
+		if from != "the default" && int(live) != group {
+			fmt.Fprintf(c.App.ErrWriter, "devfence: warning: the table in force logs to NFLOG group %d, %s says %d: watching %d; is %s the profile in force?\n",
+				live, from, group, live, from)
+		}
+		group, from = int(live), "the table in force"
 	}
+	say(c, detail, "NFLOG group %d from %s", group, from)
 	if group < 0 || group > math.MaxUint16 {
 		return usageError{fmt.Errorf("--group %d: an NFLOG group is 0..65535", group)}
 	}
@@ -110,7 +119,35 @@ func watchAction(c *cli.Context) error {
 	if opt.NetNS != "" {
 		where = " in network namespace " + opt.NetNS
 	}
-	fmt.Fprintf(c.App.ErrWriter, "devfence: watching NFLOG group %d%s; Ctrl-C stops\n", opt.Group, where)
+	say(c, info, "watching NFLOG group %d%s; Ctrl-C stops", opt.Group, where)
 
 	return w.Run(ctx, nflog.LineWriter(c.App.Writer, c.Bool("json")))
+}
+
+// liveGroup reads the NFLOG group that the table in force (--table, in
+// --netns) logs to. It reports nothing when there is no such table, or it
+// logs nothing, or it cannot be read: a missing capability is then reported
+// by the watcher itself, with the group it tried.
+func liveGroup(c *cli.Context, netns string) (uint16, bool) {
+	conn, err := netlink.Open(netns)
+	if err != nil {
+		return 0, false
+	}
+	defer conn.Close()
+	t, err := conn.Read("inet", c.String("table"))
+	switch {
+	case errors.Is(err, netlink.ErrNoTable):
+		say(c, detail, "no table inet %s in force to take the NFLOG group from", c.String("table"))
+		return 0, false
+	case err != nil:
+		if !errors.Is(err, netlink.ErrPermission) {
+			fmt.Fprintf(c.App.ErrWriter, "devfence: warning: reading the NFLOG group of table inet %s: %v\n", c.String("table"), err)
+		}
+		return 0, false
+	}
+	group, ok, err := nflog.TableGroup(t)
+	if err != nil {
+		fmt.Fprintln(c.App.ErrWriter, "devfence: warning: "+err.Error())
+	}
+	return group, ok
 }

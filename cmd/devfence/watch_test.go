@@ -142,30 +142,7 @@ func TestWatchCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchHelperProcess$", "--",
-		"watch", "--netns", l.Device.NetNS, "--json", "--profile", babyMonitor)
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	reaped := false // set once exited has been received from
-	lines, errLines := readLines(stdout), readLines(stderr)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if !reaped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--json", "--profile", babyMonitor)
 
 	// The child says when the group is bound; packets sent before would go
 	// unlogged.
@@ -195,18 +172,106 @@ func TestWatchCLI(t *testing.T) {
 		t.Errorf("output record %+v", out)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	stop()
+}
+
+// startWatch runs `devfence watch ARGS...` as a child process (see
+// TestWatchHelperProcess) and returns its stdout and stderr lines and a
+// stop function that sends SIGTERM and fails the test unless the child
+// then exits with status 0.
+func startWatch(t *testing.T, args ...string) (stdoutLines, stderrLines <-chan string, stop func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestWatchHelperProcess$", "--", "watch"}, args...)...)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited:
-		reaped = true
-		if err != nil {
-			t.Errorf("after SIGTERM: %v (want exit status 0)", err)
-		}
-	case <-time.After(watchWait):
-		t.Fatalf("still running %v after SIGTERM", watchWait)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	reaped := false // set once exited has been received from
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if !reaped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	stop = func() {
+		t.Helper()
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-exited:
+			reaped = true
+			if err != nil {
+				t.Errorf("after SIGTERM: %v (want exit status 0)", err)
+			}
+		case <-time.After(watchWait):
+			t.Fatalf("still running %v after SIGTERM", watchWait)
+		}
+	}
+	return readLines(stdout), readLines(stderr), stop
+}
+
+// TestWatchLiveGroup checks that watch, given neither --group nor
+// --profile, binds the NFLOG group of the table in force (3 here), and so
+// receives its drops; an explicit --group still wins.
+func TestWatchLiveGroup(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	l := netlab.New(t, netlab.WithVictims(0))
+
+	src, err := os.ReadFile(root + "examples/smart-plug.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte("\n  group: 2\n")) {
+		t.Fatal("examples/smart-plug.yaml no longer sets log.group 2; update this test")
+	}
+	profile := t.TempDir() + "/group3.yaml"
+	if err := os.WriteFile(profile, bytes.Replace(src, []byte("\n  group: 2\n"), []byte("\n  group: 3\n"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ruleset, errb bytes.Buffer
+	if code := run([]string{"devfence", "compile", profile}, &ruleset, &errb); code != exitOK {
+		t.Fatalf("compile: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(ruleset.String(), " group 3") {
+		t.Fatalf("the ruleset logs to no group 3:\n%s", ruleset.String())
+	}
+	if err := l.Device.NFT(ruleset.String()); err != nil {
+		t.Fatal(err)
+	}
+
+	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--json", "-v")
+	waitLine(t, errLines, "the group's source", func(s string) bool {
+		return strings.Contains(s, "NFLOG group 3 from the table in force")
+	})
+	waitLine(t, errLines, "the watching notice", func(s string) bool {
+		return strings.Contains(s, "watching NFLOG group 3 in network namespace "+l.Device.NetNS)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := l.Attacker.ProbeTCP(ctx, l.Device.V4, 23); err == nil {
+		t.Fatal("the attacker's SYN got through")
+	}
+	waitRecord(t, lines, "the attacker's SYN, logged to group 3", func(r nflog.Record) bool {
+		return r.Direction == "in" && r.Peer == l.Attacker.V4 && r.Port == 23
+	})
+	stop()
+
+	_, errLines, stop = startWatch(t, "--netns", l.Device.NetNS, "--group", "5")
+	waitLine(t, errLines, "the watching notice of --group 5", func(s string) bool {
+		return strings.Contains(s, "watching NFLOG group 5 in network namespace "+l.Device.NetNS)
+	})
+	stop()
 }
 
 // readLines delivers r's lines on a channel, closed at EOF.
