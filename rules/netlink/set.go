@@ -194,60 +194,69 @@ func (c *Conn) readSets(family nftables.TableFamily, table string) ([]*rules.Set
 	}
 	var out []*rules.Set
 	for _, m := range msgs {
-		ad, err := decoder4(m)
+		tbl, s, err := decodeSet(m)
 		if err != nil {
 			return nil, err
-		}
-		s := &rules.Set{}
-		var tbl string
-		for ad.Next() {
-			switch ad.Type() {
-			case unix.NFTA_SET_TABLE:
-				tbl = ad.String()
-			case unix.NFTA_SET_NAME:
-				s.Name = ad.String()
-			case unix.NFTA_SET_FLAGS:
-				f := ad.Uint32()
-				if f&unix.NFT_SET_INTERVAL != 0 {
-					s.Flags |= rules.FlagInterval
-				}
-				if f&unix.NFT_SET_EVAL != 0 {
-					s.Flags |= rules.FlagDynamic
-				}
-				if f&unix.NFT_SET_TIMEOUT != 0 {
-					s.Flags |= rules.FlagTimeout
-				}
-			case unix.NFTA_SET_KEY_TYPE:
-				t := ad.Uint32()
-				s.Key = keyTypeNames[t]
-				if s.Key == "" {
-					s.Key = rules.KeyType(fmt.Sprintf("type-0x%x", t))
-				}
-			case unix.NFTA_SET_TIMEOUT:
-				s.Timeout = time.Duration(ad.Uint64()) * time.Millisecond
-			case unix.NFTA_SET_DESC:
-				ad.Nested(func(nd *mnl.AttributeDecoder) error {
-					for nd.Next() {
-						if nd.Type() == unix.NFTA_SET_DESC_SIZE {
-							s.Size = nd.Uint32()
-						}
-					}
-					return nil
-				})
-			case unix.NFTA_SET_USERDATA:
-				if c, ok := userdata.GetString(ad.Bytes(), userdata.NFTNL_UDATA_SET_COMMENT); ok {
-					s.Comment = c
-				}
-			}
-		}
-		if err := ad.Err(); err != nil {
-			return nil, fmt.Errorf("decode set: %w", err)
 		}
 		if tbl == table {
 			out = append(out, s)
 		}
 	}
 	return out, nil
+}
+
+// decodeSet decodes one NEWSET message of a dump: the set without its
+// elements, and the table it is in.
+func decodeSet(m mnl.Message) (table string, s *rules.Set, err error) {
+	ad, err := decoder4(m)
+	if err != nil {
+		return "", nil, err
+	}
+	s = &rules.Set{}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_SET_TABLE:
+			table = ad.String()
+		case unix.NFTA_SET_NAME:
+			s.Name = ad.String()
+		case unix.NFTA_SET_FLAGS:
+			f := ad.Uint32()
+			if f&unix.NFT_SET_INTERVAL != 0 {
+				s.Flags |= rules.FlagInterval
+			}
+			if f&unix.NFT_SET_EVAL != 0 {
+				s.Flags |= rules.FlagDynamic
+			}
+			if f&unix.NFT_SET_TIMEOUT != 0 {
+				s.Flags |= rules.FlagTimeout
+			}
+		case unix.NFTA_SET_KEY_TYPE:
+			t := ad.Uint32()
+			s.Key = keyTypeNames[t]
+			if s.Key == "" {
+				s.Key = rules.KeyType(fmt.Sprintf("type-0x%x", t))
+			}
+		case unix.NFTA_SET_TIMEOUT:
+			s.Timeout = time.Duration(ad.Uint64()) * time.Millisecond
+		case unix.NFTA_SET_DESC:
+			ad.Nested(func(nd *mnl.AttributeDecoder) error {
+				for nd.Next() {
+					if nd.Type() == unix.NFTA_SET_DESC_SIZE {
+						s.Size = nd.Uint32()
+					}
+				}
+				return nil
+			})
+		case unix.NFTA_SET_USERDATA:
+			if c, ok := userdata.GetString(ad.Bytes(), userdata.NFTNL_UDATA_SET_COMMENT); ok {
+				s.Comment = c
+			}
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return "", nil, fmt.Errorf("decode set: %w", err)
+	}
+	return table, s, nil
 }
 
 // kelem is one element as the kernel lists it.
@@ -272,26 +281,7 @@ func (c *Conn) readElements(family nftables.TableFamily, table string, s *rules.
 	}
 	var kes []kelem
 	for _, m := range msgs {
-		ad, err := decoder4(m)
-		if err != nil {
-			return err
-		}
-		for ad.Next() {
-			if ad.Type() != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
-				continue
-			}
-			ad.Nested(func(list *mnl.AttributeDecoder) error {
-				for list.Next() {
-					var ke kelem
-					list.Nested(func(el *mnl.AttributeDecoder) error {
-						return decodeElement(byte(family), el, &ke)
-					})
-					kes = append(kes, ke)
-				}
-				return nil
-			})
-		}
-		if err := ad.Err(); err != nil {
+		if kes, err = decodeElements(m, byte(family), kes); err != nil {
 			return fmt.Errorf("decode elements of set %s: %w", s.Name, err)
 		}
 	}
@@ -301,6 +291,31 @@ func (c *Conn) readElements(family nftables.TableFamily, table string, s *rules.
 	}
 	s.Elements = elems
 	return nil
+}
+
+// decodeElements appends the elements of one NEWSETELEM message of a
+// dump to kes.
+func decodeElements(m mnl.Message, family byte, kes []kelem) ([]kelem, error) {
+	ad, err := decoder4(m)
+	if err != nil {
+		return kes, err
+	}
+	for ad.Next() {
+		if ad.Type() != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
+			continue
+		}
+		ad.Nested(func(list *mnl.AttributeDecoder) error {
+			for list.Next() {
+				var ke kelem
+				list.Nested(func(el *mnl.AttributeDecoder) error {
+					return decodeElement(family, el, &ke)
+				})
+				kes = append(kes, ke)
+			}
+			return nil
+		})
+	}
+	return kes, ad.Err()
 }
 
 // Element attribute numbers the unix package lacks.
@@ -357,6 +372,10 @@ func elementExpr(family byte, ad *mnl.AttributeDecoder, ke *kelem) error {
 		}
 	}
 	if name == "quota" && data != nil {
+		data, err := withoutPads(name, data)
+		if err != nil {
+			return err
+		}
 		q := &expr.Quota{}
 		if err := expr.Unmarshal(family, data, q); err != nil {
 			return err
