@@ -61,7 +61,7 @@ func completionAction(c *cli.Context) error {
 
 // The scripts are filled by marker, not with text/template: that package
 // makes the linker keep every exported method of the binary's types (it
-// calls methods by name), 1.3 MB of the device build.
+// calls methods by name), with urfave/cli's templates 1.6 MB of the device build.
 
 // bashScript fills completion.bash: @NAME@ the binary, @TOPWORDS@ the
 // words after it, @CASES@ one case arm per command, @SHELLS@ the shells.

@@ -5,7 +5,7 @@ package cli
 // text/template is not linked. text/template looks methods up by name at run
 // time, which makes the Go linker keep every exported method of every type
 // that can reach an interface; on devfence's device build that alone was
-// 1.3 MB of a 6.3 MB binary.
+// 1.6 MB of a 6.3 MB binary (linux/arm).
 
 import (
 	"fmt"
