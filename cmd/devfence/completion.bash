@@ -1,15 +1,15 @@
-# bash completion for {{.Name}}, printed by `{{.Name}} completion bash`.
+# bash completion for @NAME@, printed by `@NAME@ completion bash`.
 #
-#   source <({{.Name}} completion bash)                            # this shell
-#   {{.Name}} completion bash > /etc/bash_completion.d/{{.Name}}     # every shell
+#   source <(@NAME@ completion bash)                            # this shell
+#   @NAME@ completion bash > /etc/bash_completion.d/@NAME@     # every shell
 #
-# It holds the commands and flags of the {{.Name}} that printed it (print it
-# again after an upgrade) and never runs {{.Name}} while completing. It needs
+# It holds the commands and flags of the @NAME@ that printed it (print it
+# again after an upgrade) and never runs @NAME@ while completing. It needs
 # bash 4 or later, and not the bash-completion package.
 
-# _{{.Name}}_files offers directories and the files matching the globs (all
+# _@NAME@_files offers directories and the files matching the globs (all
 # files when none is given).
-_{{.Name}}_files() {
+_@NAME@_files() {
 	local IFS=$'\n' glob
 	compopt -o filenames 2>/dev/null
 	if (($# == 0)); then
@@ -22,13 +22,13 @@ _{{.Name}}_files() {
 	done
 }
 
-_{{.Name}}_dirs() {
+_@NAME@_dirs() {
 	local IFS=$'\n'
 	compopt -o filenames 2>/dev/null
 	COMPREPLY+=($(compgen -d -- "$cur"))
 }
 
-_{{.Name}}() {
+_@NAME@() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	local cmd="" flags="" args="" i
 	COMPREPLY=()
@@ -45,23 +45,9 @@ _{{.Name}}() {
 
 	case $cmd in
 	"")
-		COMPREPLY=($(compgen -W "{{range .Commands}}{{.Name}} {{end}}{{range .Global}}{{join .Names " "}} {{end}}" -- "$cur"))
+		COMPREPLY=($(compgen -W "@TOPWORDS@" -- "$cur"))
 		return
-		;;
-{{- range .Commands}}
-	{{.Name}})
-		flags="{{range .Flags}}{{join .Names " "}} {{end}}"
-		args="{{.Args}}"
-		case $prev in
-{{- range .Flags}}{{if .Value}}
-		{{join .Names "|"}})
-			{{if eq .Value "file"}}_{{$.Name}}_files{{else if eq .Value "dir"}}_{{$.Name}}_dirs{{else if eq .Value "words"}}COMPREPLY=($(compgen -W "{{join .Words " "}}" -- "$cur")){{else}}: # a value of the user's{{end}}
-			return
-			;;
-{{- end}}{{end}}
-		esac
-		;;
-{{- end}}
+		;;@CASES@
 	*)
 		return
 		;;
@@ -72,10 +58,10 @@ _{{.Name}}() {
 		return
 	fi
 	case $args in
-	profile) _{{.Name}}_files '*.yaml' '*.yml' ;;
-	file) _{{.Name}}_files ;;
-	shell) COMPREPLY=($(compgen -W "{{join .Shells " "}}" -- "$cur")) ;;
+	profile) _@NAME@_files '*.yaml' '*.yml' ;;
+	file) _@NAME@_files ;;
+	shell) COMPREPLY=($(compgen -W "@SHELLS@" -- "$cur")) ;;
 	esac
 }
 
-complete -F _{{.Name}} {{.Name}}
+complete -F _@NAME@ @NAME@

@@ -1,40 +1,28 @@
-#compdef {{.Name}}
-# zsh completion for {{.Name}}, printed by `{{.Name}} completion zsh`.
+#compdef @NAME@
+# zsh completion for @NAME@, printed by `@NAME@ completion zsh`.
 #
-#   source <({{.Name}} completion zsh)                             # this shell
-#   {{.Name}} completion zsh > "${fpath[1]}/_{{.Name}}"              # every shell
+#   source <(@NAME@ completion zsh)                             # this shell
+#   @NAME@ completion zsh > "${fpath[1]}/_@NAME@"              # every shell
 #
-# It holds the commands and flags of the {{.Name}} that printed it (print it
-# again after an upgrade) and never runs {{.Name}} while completing.
+# It holds the commands and flags of the @NAME@ that printed it (print it
+# again after an upgrade) and never runs @NAME@ while completing.
 
-_{{.Name}}() {
+_@NAME@() {
 	local curcontext="$curcontext" state line
 	typeset -A opt_args
 	local -a commands
-	commands=(
-{{- range .Commands}}
-		'{{zsh .Name}}:{{zsh .Usage}}'
-{{- end}}
+	commands=(@COMMANDS@
 	)
-	_arguments -C \
-{{- range .Global}}
-		{{zflag .}} \
-{{- end}}
+	_arguments -C \@GLOBAL@
 		'1: :->command' \
 		'*:: :->args' && return
 
 	case $state in
 	command)
-		_describe -t commands '{{.Name}} command' commands
+		_describe -t commands '@NAME@ command' commands
 		;;
 	args)
-		case $line[1] in
-{{- range .Commands}}
-		{{.Name}})
-			_arguments{{range zspecs .}} \
-				{{.}}{{end}}
-			;;
-{{- end}}
+		case $line[1] in@CASES@
 		esac
 		;;
 	esac
@@ -43,7 +31,7 @@ _{{.Name}}() {
 # Autoloaded from $fpath, the file is the function's body; sourced, it
 # registers the function.
 if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
-	_{{.Name}} "$@"
+	_@NAME@ "$@"
 else
-	compdef _{{.Name}} {{.Name}}
+	compdef _@NAME@ @NAME@
 fi

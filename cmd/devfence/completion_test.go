@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devfence/devfence/compiler"
 	_ "github.com/devfence/devfence/internal/golden" // every test binary takes -update
 )
 
@@ -76,7 +75,7 @@ func TestCompletionBash(t *testing.T) {
 		{"devfence compile ", []string{"camera.yaml", "fleet", "plug.yml"}},
 		{"devfence compile --table t --max-size 9 ", []string{"camera.yaml", "fleet", "plug.yml"}},
 		{"devfence compile --out-dir ", []string{"fleet"}},
-		{"devfence schema -", []string{"--output", "--quiet", "--verbose", "-o", "-q", "-v"}},
+		{"devfence compile --o", []string{"--out-dir", "--output"}},
 	} {
 		if got := complete(tc.line); !slices.Equal(got, tc.want) {
 			t.Errorf("%q: got %q, want %q", tc.line, got, tc.want)
@@ -122,25 +121,6 @@ func TestCompletionUsage(t *testing.T) {
 		if code, _, _ := devfence(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
 		}
-	}
-}
-
-// TestSchemaCommand: `devfence schema` prints compiler.Schema, which
-// compiler's tests keep in golden/schema.json.
-func TestSchemaCommand(t *testing.T) {
-	code, out, errOut := devfence(t, "schema")
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	want, err := compiler.Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != string(want) {
-		t.Error("devfence schema differs from compiler.Schema()")
-	}
-	if code, _, _ := devfence(t, "schema", "extra"); code != exitUsage {
-		t.Errorf("schema with an argument: exit %d, want %d", code, exitUsage)
 	}
 }
 

@@ -27,7 +27,7 @@ func TestManPage(t *testing.T) {
 		}
 		for _, f := range c.VisibleFlags() {
 			name := f.Names()[0]
-			if !strings.Contains(page, `\fB--`+name) && !strings.Contains(page, `\fB-`+name) {
+			if !strings.Contains(page, `\fB`+roff("--"+name)) && !strings.Contains(page, `\fB`+roff("-"+name)) {
 				t.Errorf("command %s: flag --%s is not in the page", c.Name, name)
 			}
 		}

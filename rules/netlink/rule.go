@@ -89,42 +89,50 @@ func (c *Conn) readRules(family nftables.TableFamily, table string) (map[string]
 	}
 	out := map[string][]*rules.Rule{}
 	for _, m := range msgs {
-		ad, err := decoder4(m)
+		tbl, chain, r, err := decodeRule(m, byte(family), c)
 		if err != nil {
 			return nil, err
 		}
-		r := &rules.Rule{}
-		var tbl, chain string
-		var ks []kexpr
-		for ad.Next() {
-			switch ad.Type() {
-			case unix.NFTA_RULE_TABLE:
-				tbl = ad.String()
-			case unix.NFTA_RULE_CHAIN:
-				chain = ad.String()
-			case unix.NFTA_RULE_HANDLE:
-				r.Handle = ad.Uint64()
-			case unix.NFTA_RULE_USERDATA:
-				if c, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
-					r.Comment = c
-				}
-			case unix.NFTA_RULE_EXPRESSIONS:
-				ad.Nested(func(list *mnl.AttributeDecoder) error {
-					ks = decodeExprList(list, byte(family))
-					return nil
-				})
-			}
+		if tbl == table {
+			out[chain] = append(out[chain], r)
 		}
-		if err := ad.Err(); err != nil {
-			return nil, fmt.Errorf("decode rule: %w", err)
-		}
-		if tbl != table {
-			continue
-		}
-		r.Stmts = decodeExprs(ks, c)
-		out[chain] = append(out[chain], r)
 	}
 	return out, nil
+}
+
+// decodeRule decodes one NEWRULE message of a dump: the rule and the
+// table and chain it is in.
+func decodeRule(m mnl.Message, family byte, names namer) (table, chain string, r *rules.Rule, err error) {
+	ad, err := decoder4(m)
+	if err != nil {
+		return "", "", nil, err
+	}
+	r = &rules.Rule{}
+	var ks []kexpr
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_RULE_TABLE:
+			table = ad.String()
+		case unix.NFTA_RULE_CHAIN:
+			chain = ad.String()
+		case unix.NFTA_RULE_HANDLE:
+			r.Handle = ad.Uint64()
+		case unix.NFTA_RULE_USERDATA:
+			if c, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
+				r.Comment = c
+			}
+		case unix.NFTA_RULE_EXPRESSIONS:
+			ad.Nested(func(list *mnl.AttributeDecoder) error {
+				ks = decodeExprList(list, family)
+				return nil
+			})
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return "", "", nil, fmt.Errorf("decode rule: %w", err)
+	}
+	r.Stmts = decodeExprs(ks, names)
+	return table, chain, r, nil
 }
 
 // parseExpr decodes one expression with google/nftables' types; nil when
@@ -184,6 +192,10 @@ func parseExpr(family byte, name string, data []byte) expr.Any {
 	case "notrack":
 		return &expr.Notrack{}
 	default:
+		return nil
+	}
+	data, err := withoutPads(name, data)
+	if err != nil {
 		return nil
 	}
 	if err := expr.Unmarshal(family, data, e); err != nil {
