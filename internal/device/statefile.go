@@ -2,11 +2,11 @@ package device
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,12 +85,17 @@ type settled struct {
 	Outcome string `json:"outcome"`
 }
 
+// digest tells whether the kernel holds the table an interrupted apply was
+// sending. Crash recovery needs no cryptographic strength (whoever can
+// write the state file can do worse), and crypto/sha256 would pull Go's
+// FIPS module, about 0.5 MB, into the device build.
 func digest(t *rules.Table) string {
 	if t == nil {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(t.String()))
-	return hex.EncodeToString(sum[:])
+	h := fnv.New128a()
+	h.Write([]byte(t.String()))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // parseState reads a state file's content and checks it belongs to want
