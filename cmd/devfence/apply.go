@@ -154,7 +154,11 @@ func applyAction(c *cli.Context) error {
 	if k.err != nil {
 		return kernelError(c, k.err)
 	}
-	r, err := device.Apply(&k, res.Table, device.Options{
+	table, err := fitKernel(k.Conn, res.Table)
+	if err != nil {
+		return kernelError(c, err)
+	}
+	r, err := device.Apply(&k, table, device.Options{
 		Confirm:  c.Duration("confirm"),
 		StateDir: c.String("state-dir"),
 		Profile:  path,
