@@ -37,7 +37,8 @@ consent:
 // banner alone must decide: "220 ready" makes the cloud consenting and
 // bulk flows, "500 no" does not (the control that the grant is the
 // banner's doing). No heartbeat, no echo: the grant cannot lean on
-// packets after the banner.
+// packets after the banner. Both forms of the rules: @ih, and @th per TCP
+// data offset as on a kernel without @ih.
 func TestBannerRightAfterAcceptGrants(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -48,17 +49,19 @@ func TestBannerRightAfterAcceptGrants(t *testing.T) {
 		{"clear-to-send", "220 ready\r\n", true},
 		{"refused", "500 no\r\n", false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			families(t, func(t *testing.T, fam netlab.Family) {
-				lab := netlab.New(t, netlab.WithVictims(0))
-				cloud := lab.Cloud
-				sink := mustListenUDP(t, cloud, bulkPort)
-				mustListenTCP(t, cloud, 4433, netlab.WithBanner([]byte(tc.banner)))
-				applyProfile(t, lab, quietPeerProfile)
-				expectBannerConsent(t, lab, fam, sink, tc.banner, tc.flows)
+		for _, form := range ruleForms {
+			t.Run(form.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				families(t, func(t *testing.T, fam netlab.Family) {
+					lab := netlab.New(t, netlab.WithVictims(0))
+					cloud := lab.Cloud
+					sink := mustListenUDP(t, cloud, bulkPort)
+					mustListenTCP(t, cloud, 4433, netlab.WithBanner([]byte(tc.banner)))
+					form.apply(t, lab, quietPeerProfile)
+					expectBannerConsent(t, lab, fam, sink, tc.banner, tc.flows)
+				})
 			})
-		})
+		}
 	}
 }
 
