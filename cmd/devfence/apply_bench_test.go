@@ -10,27 +10,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devfence/devfence/internal/bench/fleet"
 	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
-// bigProfile writes examples/baby-monitor.yaml with a network of n
-// addresses (10.0.0.1, 10.0.0.3, ...: none adjacent, so none merge) that
-// egress.allow cloud-api may reach: a table with n interval set ranges.
-// testdata/bench-apply.sh generates the same file.
+// bigProfile writes fleet.BigNetwork of examples/baby-monitor.yaml with n
+// addresses; testdata/bench-apply.sh generates the same file.
 func bigProfile(tb testing.TB, dir string, n int) string {
 	tb.Helper()
 	base, err := os.ReadFile(babyMonitor)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var b strings.Builder
-	b.WriteString("  big:\n")
-	for i := range n {
-		a := 10<<24 + 2*i + 1
-		fmt.Fprintf(&b, "    - %d.%d.%d.%d\n", a>>24, a>>16&255, a>>8&255, a&255)
+	p, err := fleet.BigNetwork(string(base), n)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	p := strings.Replace(string(base), "networks:\n", "networks:\n"+b.String(), 1)
-	p = strings.Replace(p, "      to: [vendor-cloud]\n      proto: tcp\n      port: 443", "      to: [vendor-cloud, big]\n      proto: tcp\n      port: 443", 1)
 	path := filepath.Join(dir, fmt.Sprintf("big-%d.yaml", n))
 	if err := os.WriteFile(path, []byte(p), 0o644); err != nil {
 		tb.Fatal(err)

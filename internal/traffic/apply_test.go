@@ -41,7 +41,14 @@ import (
 //
 // DEVFENCE_TRAFFIC_APPLY=cli makes the fallback an error (for CI once the
 // command exists); DEVFENCE_TRAFFIC_APPLY=nft forces the fallback.
-const envApply = "DEVFENCE_TRAFFIC_APPLY"
+//
+// DEVFENCE_TRAFFIC_BIN names a devfence binary built beforehand, used
+// instead of building one: the kernel lab (internal/kernellab) runs this
+// suite cross-compiled inside a VM that has no Go toolchain.
+const (
+	envApply = "DEVFENCE_TRAFFIC_APPLY"
+	envBin   = "DEVFENCE_TRAFFIC_BIN"
+)
 
 const (
 	applyCLI = "devfence apply"
@@ -82,6 +89,14 @@ func setUpApply(tmp string) {
 		return
 	}
 	if netlab.KernelAvailable() != nil {
+		return
+	}
+	if bin := os.Getenv(envBin); bin != "" && strings.ToLower(os.Getenv(envApply)) != "nft" {
+		if _, err := os.Stat(bin); err != nil {
+			applier.err = fmt.Errorf("%s: %w", envBin, err)
+			return
+		}
+		applier.mode, applier.bin, applier.reason = applyCLI, bin, envBin+"="+bin
 		return
 	}
 	root, err := moduleRoot()

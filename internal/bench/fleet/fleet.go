@@ -40,3 +40,21 @@ consent:
 `, 8000+i%1000, 256+i%768)
 	return b.String()
 }
+
+// BigNetwork returns the baby-monitor profile base with a network "big" of
+// n addresses (10.0.0.1, 10.0.0.3, ...: none adjacent, so none merge) that
+// egress.allow cloud-api may reach: a table with n interval set ranges.
+func BigNetwork(base string, n int) (string, error) {
+	const api = "      to: [vendor-cloud]\n      proto: tcp\n      port: 443"
+	if !strings.Contains(base, "networks:\n") || !strings.Contains(base, api) {
+		return "", fmt.Errorf("profile has no networks section or no cloud-api rule to [vendor-cloud] tcp 443")
+	}
+	var b strings.Builder
+	b.WriteString("networks:\n  big:\n")
+	for i := range n {
+		a := 10<<24 + 2*i + 1
+		fmt.Fprintf(&b, "    - %d.%d.%d.%d\n", a>>24, a>>16&255, a>>8&255, a&255)
+	}
+	p := strings.Replace(base, "networks:\n", b.String(), 1)
+	return strings.Replace(p, api, "      to: [vendor-cloud, big]\n      proto: tcp\n      port: 443", 1), nil
+}

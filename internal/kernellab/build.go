@@ -1,0 +1,86 @@
+package kernellab
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Suite is one cross-compiled test binary and what of it runs in the VM.
+type Suite struct {
+	Name string   // short name, e.g. "traffic"
+	Pkg  string   // package path relative to the module root
+	Args []string // -test.* flags
+	Env  []string // extra environment in the VM
+}
+
+// Suites run in every VM. Tests that need tools the VM lacks are left out
+// by name: the DHCP exchange (dnsmasq) and IPv6 neighbour discovery (iproute2's
+// `ip neigh`); the Mirai report is a report, not a check.
+func Suites(run string) []Suite {
+	traffic := "^(TestUnsolicitedInboundDropped|TestServiceAcceptsOnlyItsNetworks|TestEgressOutsideAllowListDropped|" +
+		"TestQuotaStopsFloodToNonConsentingPeer|TestRuleQuotaOverridesDefault|TestTotalBoundsSpreadFlood|TestFullPeerTableFailsClosed|" +
+		"TestBulkOnlyWhileConsenting|TestSpoofedSYNGrantsNoConsent|TestBlindACKSweepGrantsNoConsent|TestCloudHandshakeClearToSend|" +
+		"TestSwapUnderFlood|TestReapplyKeepsState)$"
+	s := []Suite{
+		{Name: "netlink", Pkg: "rules/netlink", Args: []string{"-test.timeout=15m"}},
+		{Name: "device", Pkg: "internal/device", Args: []string{"-test.timeout=15m"}},
+		{Name: "traffic", Pkg: "internal/traffic", Args: []string{"-test.timeout=40m", "-test.run=" + traffic},
+			Env: []string{"DEVFENCE_TRAFFIC_APPLY=cli", "DEVFENCE_TRAFFIC_BIN=/usr/local/bin/devfence"}},
+	}
+	if run != "" {
+		for i := range s {
+			s[i].Args = append(s[i].Args[:1:1], "-test.run="+run)
+		}
+	}
+	return s
+}
+
+// build cross-compiles, for t, the devfence CLI (full build, which the
+// traffic suite applies with), the device build (-tags nopolicy, which is
+// measured) and the suites' test binaries into dir.
+func build(root, dir string, t Target, suites []Suite) error {
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	env = append(env, t.GoEnv...)
+	ld := "-ldflags=-s -w"
+	jobs := [][]string{
+		{"build", "-trimpath", ld, "-o", filepath.Join(dir, "devfence"), "./cmd/devfence"},
+		{"build", "-trimpath", ld, "-tags", "nopolicy", "-o", filepath.Join(dir, "devfence-device"), "./cmd/devfence"},
+	}
+	for _, s := range suites {
+		jobs = append(jobs, []string{"test", "-c", "-trimpath", ld, "-o", filepath.Join(dir, s.Name+".test"), "./" + s.Pkg})
+	}
+	for _, args := range jobs {
+		cmd := exec.Command(goTool(), args...)
+		cmd.Dir, cmd.Env = root, env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s go %s: %w\n%s", strings.Join(t.GoEnv, " "), strings.Join(args, " "), err, out.String())
+		}
+	}
+	return nil
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+}
+
+// ModuleRoot is the module root of the tree the lab runs against.
+func ModuleRoot() (string, error) {
+	out, err := exec.Command(goTool(), "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside a Go module")
+	}
+	return filepath.Dir(gomod), nil
+}
