@@ -3,6 +3,7 @@ package kernellab
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -35,10 +36,18 @@ type Options struct {
 // Prepare downloads what t needs and builds its kernel and initramfs.
 // It returns the kernel image and initramfs paths.
 func Prepare(o Options, t Target, suites []Suite) (kernel, initrd string, err error) {
+	if _, err := exec.LookPath(t.QEMU); err != nil {
+		return "", "", fmt.Errorf("%s not found (apt-get install %s): %w", t.QEMU, t.Package, err)
+	}
 	a, err := newApt(o.Cache, t.Suite, t.Arch)
 	if err != nil {
 		return "", "", err
 	}
+	unlock, err := a.lock()
+	if err != nil {
+		return "", "", err
+	}
+	defer unlock()
 	if err := a.update(); err != nil {
 		return "", "", err
 	}
@@ -71,9 +80,16 @@ func Prepare(o Options, t Target, suites []Suite) (kernel, initrd string, err er
 	// nft comes from bookworm on every target: one nft version (the one
 	// CI's host has) whatever the kernel, since the tests' nft syntax
 	// (@ih) is newer than bullseye's nft 0.9.8.
-	na, err := newApt(o.Cache, nftSuite, t.Arch)
-	if err != nil {
-		return "", "", err
+	na := a
+	if t.Suite != nftSuite {
+		if na, err = newApt(o.Cache, nftSuite, t.Arch); err != nil {
+			return "", "", err
+		}
+		unlock, err := na.lock()
+		if err != nil {
+			return "", "", err
+		}
+		defer unlock()
 	}
 	if err := na.update(); err != nil {
 		return "", "", err
@@ -94,7 +110,8 @@ func Prepare(o Options, t Target, suites []Suite) (kernel, initrd string, err er
 		return "", "", err
 	}
 
-	bins := filepath.Join(o.Cache, "build", t.Name)
+	// Trees (worktrees, clones) share the download cache but not builds.
+	bins := filepath.Join(o.Cache, "build", fmt.Sprintf("%x", sha256.Sum256([]byte(o.Root)))[:12], t.Name)
 	if err := os.MkdirAll(bins, 0o755); err != nil {
 		return "", "", err
 	}

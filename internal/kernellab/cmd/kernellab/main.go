@@ -25,6 +25,7 @@ func main() {
 	cache := flag.String("cache", envOr("DEVFENCE_KERNELLAB_CACHE", "/var/cache/devfence-kernellab"), "download and build `DIR`")
 	timeout := flag.Duration("timeout", 60*time.Minute, "kill a VM after `D`")
 	verbose := flag.Bool("v", false, "copy every VM's console to stdout")
+	packages := flag.Bool("packages", false, "print the Debian packages the targets' qemu needs and exit")
 	knownFile := flag.String("known", "", "failures listed in `FILE` (TARGETS TEST MESSAGE per line) are reported as KNOWN and do not fail the run")
 	flag.Parse()
 
@@ -39,6 +40,16 @@ func main() {
 	ts, err := kernellab.Lookup(*targets)
 	if err != nil {
 		fatal(err)
+	}
+	if *packages {
+		seen := map[string]bool{}
+		for _, t := range ts {
+			if !seen[t.Package] {
+				seen[t.Package] = true
+				fmt.Println(t.Package)
+			}
+		}
+		return
 	}
 	root, err := kernellab.ModuleRoot()
 	if err != nil {
