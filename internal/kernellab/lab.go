@@ -110,6 +110,16 @@ func Prepare(o Options, t Target, suites []Suite) (kernel, initrd string, err er
 	if err := addNFT(r, sysroots); err != nil {
 		return "", "", err
 	}
+	// nft resolves protocol and service names (ipv6-icmp) through these.
+	netbase, err := na.fetch("netbase")
+	if err != nil {
+		return "", "", err
+	}
+	for _, f := range []string{"etc/protocols", "etc/services"} {
+		if err := r.addFile(f, filepath.Join(netbase, f)); err != nil {
+			return "", "", err
+		}
+	}
 
 	// Trees (worktrees, clones) share the download cache but not builds.
 	bins := filepath.Join(o.Cache, "build", fmt.Sprintf("%x", sha256.Sum256([]byte(o.Root)))[:12], t.Name)
