@@ -7,12 +7,15 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/devfence/devfence/internal/kernellab"
@@ -55,11 +58,16 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	o := kernellab.Options{Root: root, Cache: *cache, Run: *run, Timeout: *timeout}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := kernellab.Options{Root: root, Cache: *cache, Run: *run, Timeout: *timeout, Context: ctx}
 	suites := kernellab.Suites(*run)
 	var results []*kernellab.Result
 	for _, t := range ts {
 		results = append(results, runTarget(o, t, suites, *verbose))
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	if !kernellab.Summary(os.Stdout, results, known) {
 		os.Exit(1)
