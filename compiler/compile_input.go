@@ -19,29 +19,21 @@ func (c *compilation) input(ch *rules.Chain) {
 	add(rule(0, "invalid", rules.CtState{States: rules.CtInvalid}, drop()))
 
 	consent, services := c.consent, c.services
-	assured := rules.CtStatus{Bits: rules.CtAssured}
 	// Consent from an inbound service: only a packet from the client of a
-	// connection whose handshake has completed. ct state established is
-	// not enough: once the device has answered a SYN with its SYN-ACK,
-	// conntrack calls every later packet from the client established,
-	// including a retransmitted (or forged) SYN. ASSURED is set only when
-	// a valid ACK moves the connection from SYN_RECV to ESTABLISHED, which
-	// conntrack does before the input hook sees that ACK: so the third
-	// packet of the handshake grants, and neither a SYN, a repeated SYN,
-	// nor the device's own SYN-ACK (direction reply) does.
+	// connection on which the device's own TCP has already sent a segment
+	// that is neither a SYN nor a RST (spoke, bit 30 of the connection
+	// mark, set in the output chain). Only a TCP that accepted the
+	// client's handshake sends one: it answers a repeated (or forged) SYN
+	// with its SYN-ACK again (finding A) and an ACK that does not
+	// acknowledge its SYN-ACK, such as one of a blind sweep, with a RST
+	// (finding B). Consent therefore starts with the client's first packet
+	// after the device's first normal segment (its ACK of the client's
+	// data, say, or its answer), a pure ACK included.
 	//
-	// ASSURED is still conntrack's judgement, and conntrack accepts as the
-	// handshake's last packet any ACK within the client's window, not
-	// only the one acknowledgement number the device's TCP accepts: a
-	// forger who sweeps the 32-bit space (about 70,000 blind ACKs) gets a
-	// connection marked established and assured that the device's TCP
-	// never accepted (finding B). So the grant also needs spoke (bit 30
-	// of the connection mark), which the output chain sets when the
-	// device's own TCP sends a segment on the connection that is neither
-	// a SYN nor a RST; a TCP answers an ACK that does not acknowledge its
-	// SYN-ACK only with a RST. Consent therefore starts with the client's
-	// first packet after the device's first normal segment (its ACK of the
-	// client's data, say, or its answer).
+	// conntrack's ASSURED is deliberately not required: it adds nothing
+	// the mark does not prove (a sweep makes a forged connection assured),
+	// and a grant that also waits for it depends on when each kernel sets
+	// it (see docs/THREAT.md, "Consent on every kernel").
 	spoke := rules.CtMark{Mask: deviceSpoke, Value: deviceSpoke}
 	for i, s := range p.Inbound.Services {
 		if !s.Consent {
@@ -54,19 +46,20 @@ func (c *compilation) input(ch *rules.Chain) {
 				rules.AddrMatch{Family: f, Field: rules.Src, Set: services[i][f]},
 				rules.CtDirection{Reply: false},
 				rules.CtState{States: rules.CtEstablished},
-				assured,
 				spoke,
 				rules.DynsetUpdate{Op: rules.SetUpdate, Set: consent[f], Key: rules.Key{Family: f, Field: rules.Src}},
 			))
 		}
 	}
 	// Consent from a handshake the device made: the peer's replies on the
-	// reserved port. They also require ASSURED, i.e. that the device's own
-	// TCP acknowledged the peer's SYN-ACK: a SYN-ACK alone (which conntrack
-	// accepts from anyone who guesses the device's port and lands in its
-	// window) grants nothing, and neither does data on a SYN-ACK. The cost
-	// is that consent starts with the peer's first packet after the
-	// handshake rather than with its SYN-ACK.
+	// reserved port, once the device's own TCP has acknowledged the peer's
+	// SYN-ACK (the output chain sets spoke on the device's first segment
+	// without SYN or RST). A SYN-ACK alone, which conntrack accepts from
+	// anyone who guesses the device's port and lands in its window, grants
+	// nothing, and neither does data on a SYN-ACK; the device's TCP
+	// answers a SYN-ACK that does not acknowledge its SYN with a RST.
+	// Consent starts with the peer's first packet after the handshake,
+	// which may be its banner sent right after accept.
 	for i, h := range p.Consent.Handshakes {
 		hs := c.handshakes[i]
 		origin := fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name)
@@ -79,7 +72,7 @@ func (c *compilation) input(ch *rules.Chain) {
 			}
 			grant := rules.DynsetUpdate{Op: rules.SetUpdate, Set: consent[f], Key: rules.Key{Family: f, Field: rules.Src}}
 			if h.ClearToSend == "" {
-				add(rule(f, origin+": consent", slices.Concat(session, []rules.Stmt{assured, grant})...))
+				add(rule(f, origin+": consent", slices.Concat(session, []rules.Stmt{spoke, grant})...))
 				continue
 			}
 			// Clear-to-send must be the peer's first data bytes, not any
@@ -92,7 +85,7 @@ func (c *compilation) input(ch *rules.Chain) {
 			// later segment looking like the first one.
 			first := rules.CtMark{Mask: firstData, Value: 0}
 			add(rule(f, origin+": clear-to-send",
-				slices.Concat(session, []rules.Stmt{first, assured}, clearToSend(h.ClearToSend), []rules.Stmt{grant})...))
+				slices.Concat(session, []rules.Stmt{first, spoke}, clearToSend(h.ClearToSend), []rules.Stmt{grant})...))
 			add(rule(f, origin+": first data",
 				slices.Concat(session, []rules.Stmt{first, rules.PayloadPresent{}, rules.CtMarkOr{Bits: firstData}})...))
 			// Later packets of the session keep a granted consent alive, but
@@ -176,8 +169,8 @@ const firstData uint32 = 1 << 31
 
 // deviceSpoke is the conntrack mark bit that records that the device's own
 // TCP has sent a segment without SYN or RST on a connection to an inbound
-// consent service, i.e. that the device's TCP, not only conntrack, took
-// the handshake as complete. The next bit down from firstData, set the
+// TCP service or of a consent handshake, i.e. that the device's TCP, not
+// only conntrack, took the handshake as complete. The next bit down from firstData, set the
 // same way (`ct mark set ct mark | bit`), with the same caveats: software
 // that clears it delays consent until the device's next segment, software
 // that sets it takes back the protection against blind ACKs.

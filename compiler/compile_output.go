@@ -17,7 +17,7 @@ var (
 )
 
 // output builds the output chain: loopback, invalid, anti-spoofing, the
-// TCP services' device-spoke mark, bulk to consenting peers, metered
+// device-spoke mark of TCP services and consent handshakes, bulk to consenting peers, metered
 // service replies and egress, essentials, log, drop.
 func (c *compilation) output(ch *rules.Chain) {
 	p := c.p
@@ -56,6 +56,22 @@ func (c *compilation) output(ch *rules.Chain) {
 				port(s.Proto, rules.Src, s.Port),
 				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.services[i][f]},
 				rules.CtDirection{Reply: true},
+				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPRst, Neg: true},
+				rules.CtMarkOr{Bits: deviceSpoke},
+			))
+		}
+	}
+
+	// The same for the device's own consent handshakes, in the original
+	// direction: its ACK of the peer's SYN-ACK is the first such segment.
+	// A SYN-ACK the device's TCP did not accept gets a RST, never an ACK.
+	for i, h := range p.Consent.Handshakes {
+		origin := fmt.Sprintf("consent.handshakes[%d] %s: device spoke", i, h.Name)
+		for _, f := range sortedFamilies(c.handshakes[i]) {
+			add(rule(f, origin,
+				port("tcp", rules.Dst, h.Port),
+				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.handshakes[i][f]},
+				rules.CtDirection{Reply: false},
 				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPRst, Neg: true},
 				rules.CtMarkOr{Bits: deviceSpoke},
 			))

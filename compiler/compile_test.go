@@ -73,16 +73,17 @@ func TestCompiledSemantics(t *testing.T) {
 				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct state new accept`}},
 		{name: "consent on a completed inbound handshake, before the established accept", chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured ct mark & 0x40000000 == 0x40000000 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct mark & 0x40000000 == 0x40000000 update @consent_v4 { ip saddr }`,
 				`ct state established,related accept`}},
 		// Finding A: after the device's SYN-ACK a retransmitted SYN is ct
-		// state established; only ASSURED (a valid ACK out of SYN_RECV)
-		// shows the handshake completed.
-		{name: "a repeated SYN grants nothing: service consent needs ct status assured", chain: "input",
+		// state established; the device answers it with another SYN-ACK,
+		// which sets no spoke bit. conntrack's ASSURED is not part of the
+		// grant: when a kernel sets it must not matter.
+		{name: "a repeated SYN grants nothing: service consent needs the device's own segment, not assured", chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct status assured ct mark & 0x40000000 == 0x40000000 update @consent_v4 { ip saddr }`,
-				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct direction original ct state established ct status assured ct mark & 0x40000000 == 0x40000000 update @consent_v6 { ip6 saddr }`},
-			wantNone: []string{"ct state established update @consent"}},
+				`meta nfproto ipv4 tcp dport 8443 ip saddr @svc_viewer_v4 ct direction original ct state established ct mark & 0x40000000 == 0x40000000 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv6 tcp dport 8443 ip6 saddr @svc_viewer_v6 ct direction original ct state established ct mark & 0x40000000 == 0x40000000 update @consent_v6 { ip6 saddr }`},
+			wantNone: []string{"ct state established update @consent", "ct status assured ct mark & 0x40000000"}},
 		// Finding B: conntrack takes any ACK in the client's window as the
 		// handshake's end, so a blind ACK sweep makes a forged connection
 		// assured. Only the device's TCP knows the handshake completed:
@@ -96,8 +97,8 @@ func TestCompiledSemantics(t *testing.T) {
 				`meta nfproto ipv6 tcp sport 8443 ip6 daddr @svc_viewer_v6 ct direction reply tcp flags ! syn,rst ct mark set ct mark | 0x40000000`,
 				`meta nfproto ipv4 ip daddr @consent_v4 udp dport 5000-5100 accept`},
 			wantNone: []string{"ct mark set 0x", "ct mark set ct mark &", "ct mark | 0x40000000 accept"}},
-		{name: "no spoke bit in the input chain without consent: true", patch: [2]string{"consent: true", "consent: false"}, chain: "input",
-			wantNone: []string{"0x40000000"}},
+		{name: "no spoke bit for the service in the input chain without consent: true", patch: [2]string{"consent: true", "consent: false"}, chain: "input",
+			wantNone: []string{"dport 8443 ip saddr @svc_viewer_v4 ct direction original"}},
 		{name: "the spoke mark stays for consent without any quota", patch: [2]string{"  quota: 1MiB/1h\n  total: 64MiB/1h\n", ""}, chain: "output",
 			want: []string{
 				`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply tcp flags ! syn,rst ct mark set ct mark | 0x40000000`,
@@ -106,7 +107,7 @@ func TestCompiledSemantics(t *testing.T) {
 			wantNone: []string{"dport 8443 ip saddr @svc_viewer_v4 ct direction"}},
 		{name: "clear-to-send matched on the transport payload", chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct mark & 0x40000000 == 0x40000000 @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
 				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ip saddr @consent_v4 update @consent_v4 { ip saddr }`}},
 		// Finding D: only the peer's first data segment may grant. The
 		// grant needs the first-data bit clear, the next rule sets it on
@@ -114,10 +115,10 @@ func TestCompiledSemantics(t *testing.T) {
 		// segment itself still grants), and it only ever ORs in its bit.
 		{name: "clear-to-send only on the first data: grant, then mark first data, per family", patch: [2]string{"cloud: [203.0.113.10]", `cloud: [203.0.113.10, "2001:db8::10"]`}, chain: "input",
 			want: []string{
-				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
+				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct mark & 0x40000000 == 0x40000000 @ih,0,24 0x323230 update @consent_v4 { ip saddr }`,
 				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 @ih,0,8 & 0x0 == 0x0 ct mark set ct mark | 0x80000000`,
 				`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ip saddr @consent_v4 update @consent_v4 { ip saddr }`,
-				`meta nfproto ipv6 tcp sport 4433 ip6 saddr @hs_up_v6 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,24 0x323230 update @consent_v6 { ip6 saddr }`,
+				`meta nfproto ipv6 tcp sport 4433 ip6 saddr @hs_up_v6 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct mark & 0x40000000 == 0x40000000 @ih,0,24 0x323230 update @consent_v6 { ip6 saddr }`,
 				`meta nfproto ipv6 tcp sport 4433 ip6 saddr @hs_up_v6 ct direction reply ct state established ct mark & 0x80000000 == 0x0 @ih,0,8 & 0x0 == 0x0 ct mark set ct mark | 0x80000000`,
 				`meta nfproto ipv6 tcp sport 4433 ip6 saddr @hs_up_v6 ct direction reply ct state established ip6 saddr @consent_v6 update @consent_v6 { ip6 saddr }`,
 				`ct state established,related accept`},
@@ -125,10 +126,18 @@ func TestCompiledSemantics(t *testing.T) {
 		{name: "no first-data mark without clear-to-send", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
 			wantNone: []string{"0x80000000", "ct mark set"}},
 		{name: "handshake without clear-to-send grants on the peer's replies after the handshake", patch: [2]string{`, clearToSend: "220"`, ""}, chain: "input",
-			want:     []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct status assured update @consent_v4 { ip saddr }`},
-			wantNone: []string{"@ih"}},
+			want:     []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x40000000 == 0x40000000 update @consent_v4 { ip saddr }`},
+			wantNone: []string{"@ih", "ct status assured"}},
+		// The device's ACK of the peer's SYN-ACK marks a handshake
+		// connection: the grant waits for the device's TCP, not for
+		// conntrack's ASSURED, so a banner sent right after accept grants.
+		{name: "a consent handshake is marked by the device's own segment", chain: "output",
+			want: []string{
+				`meta nfproto ipv4 tcp dport 4433 ip daddr @hs_up_v4 ct direction original tcp flags ! syn,rst ct mark set ct mark | 0x40000000`,
+				`meta nfproto ipv4 ip daddr @consent_v4 udp dport 5000-5100 accept`,
+				`meta nfproto ipv4 tcp dport 4433 ip daddr @hs_up_v4 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`}},
 		{name: "a long clear-to-send is compared 16 bytes at a time", patch: [2]string{`clearToSend: "220"`, `clearToSend: "220 ready for upload, v2"`}, chain: "input",
-			want: []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct status assured @ih,0,128 0x32323020726561647920666f72207570 @ih,128,64 0x6c6f61642c207632 update @consent_v4 { ip saddr }`}},
+			want: []string{`meta nfproto ipv4 tcp sport 4433 ip saddr @hs_up_v4 ct direction reply ct state established ct mark & 0x80000000 == 0x0 ct mark & 0x40000000 == 0x40000000 @ih,0,128 0x32323020726561647920666f72207570 @ih,128,64 0x6c6f61642c207632 update @consent_v4 { ip saddr }`}},
 		{name: "bulk to consenting peers within consent.bulk", chain: "output",
 			want: []string{`meta nfproto ipv4 ip daddr @consent_v4 udp dport 5000-5100 accept`}},
 		{name: "bulk of anything when consent.bulk is omitted", patch: [2]string{"  bulk: [{proto: udp, port: 5000-5100}]\n", ""}, chain: "output",
@@ -161,7 +170,7 @@ func TestCompiledSemantics(t *testing.T) {
 			want: []string{
 				`meta nfproto ipv4 udp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status assured add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
 				`meta nfproto ipv4 udp sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct status ! assured add @unassured_replies_v4 { ip daddr limit rate 10/second burst 20 packets } accept`},
-			wantNone: []string{"tcp flags", "0x40000000"}},
+			wantNone: []string{"sport 8443 ip daddr @svc_viewer_v4 ct direction reply tcp flags", "sport 8443 ip daddr @svc_viewer_v4 ct direction reply ct mark"}},
 		{name: "no rate meter without services", patch: [2]string{"  services:\n    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}\n", "  services: []\n"}, chain: "output",
 			wantNone: []string{"unassured", "ct status"}},
 		{name: "unmetered without any quota", patch: [2]string{"  quota: 1MiB/1h\n  total: 64MiB/1h\n", ""}, chain: "output",
@@ -253,29 +262,29 @@ func TestCompiledSets(t *testing.T) {
 	}
 }
 
-// TestConsentGrantsNeedAssured: every input rule that grants consent either
-// needs an assured connection (the handshake completed) or refreshes a
-// peer that already consents; the output chain never grants (traffic to a
-// peer must not extend consent); a grant on a client's packets also needs
-// the mark of the device's own segment. Guards findings A and B against a
-// new grant rule.
-func TestConsentGrantsNeedAssured(t *testing.T) {
+// TestConsentGrantsNeedTheDeviceToSpeak: every input rule that grants
+// consent either needs the mark of the device's own TCP having sent a
+// segment without SYN or RST on the connection (the handshake completed
+// for the device, not only for conntrack) or refreshes a peer that
+// already consents; the output chain never grants (traffic to a peer must
+// not extend consent). Guards findings A and B against a new grant rule.
+// No grant needs conntrack's ASSURED: when a kernel sets it must not
+// decide consent.
+func TestConsentGrantsNeedTheDeviceToSpeak(t *testing.T) {
 	for _, patch := range [][2]string{{}, {`, clearToSend: "220"`, ""}} {
 		yaml := strings.Replace(base, patch[0], patch[1], 1)
 		tbl := compile(t, yaml)
 		grants := 0
 		for _, r := range tbl.Chain("input").Rules {
-			var updates, assured, refresh, original, spoke bool
+			var updates, assured, refresh, spoke bool
 			for _, s := range r.Stmts {
 				switch s := s.(type) {
 				case rules.DynsetUpdate:
 					updates = updates || strings.HasPrefix(s.Set, "consent_")
 				case rules.CtStatus:
-					assured = assured || s.Bits&rules.CtAssured != 0 && !s.Neg
+					assured = assured || s.Bits&rules.CtAssured != 0
 				case rules.AddrMatch:
 					refresh = refresh || strings.HasPrefix(s.Set, "consent_")
-				case rules.CtDirection:
-					original = !s.Reply
 				case rules.CtMark:
 					spoke = spoke || s.Mask&(1<<30) != 0 && s.Value&(1<<30) != 0
 				}
@@ -284,13 +293,11 @@ func TestConsentGrantsNeedAssured(t *testing.T) {
 				continue
 			}
 			grants++
-			if !assured && !refresh {
-				t.Errorf("rule %q grants consent without ct status assured", r)
+			if !spoke && !refresh {
+				t.Errorf("rule %q grants consent without the device-spoke mark", r)
 			}
-			// Finding B: a grant on the client's packets (an inbound
-			// service) also needs the device's own TCP to have spoken.
-			if original && !spoke {
-				t.Errorf("rule %q grants consent to a client without the device-spoke mark", r)
+			if assured {
+				t.Errorf("rule %q makes consent wait for conntrack's ASSURED", r)
 			}
 		}
 		if grants == 0 {

@@ -397,6 +397,17 @@ func stmtJSON(s Stmt) (any, error) {
 		return match("==",
 			obj("payload", jPayloadRaw{Base: "ih", Offset: s.Offset * 8, Len: len(s.Data) * 8}),
 			"0x"+hex.EncodeToString(s.Data)), nil
+	case TCPDataOffset:
+		return match("==", payload("tcp", "doff"), s.Words), nil
+	case TransportPayload:
+		if len(s.Data) == 0 {
+			return nil, fmt.Errorf("empty @th match: %w", errNoJSON)
+		}
+		return match("==",
+			obj("payload", jPayloadRaw{Base: "th", Offset: s.Offset * 8, Len: len(s.Data) * 8}),
+			"0x"+hex.EncodeToString(s.Data)), nil
+	case TransportPayloadPresent:
+		return match("==", obj("&", []any{obj("payload", jPayloadRaw{Base: "th", Offset: s.Offset * 8, Len: 8}), 0}), 0), nil
 	case FibSaddrLocal:
 		return match(eq(s.Neg), obj("fib", jFib{Result: "type", Flags: []string{"saddr"}}), "local"), nil
 	case DynsetUpdate:

@@ -191,6 +191,9 @@ func TestJSONStatements(t *testing.T) {
 		{rules.ICMPType{Type: 13}, `{"match":{"op":"==","left":{"payload":{"protocol":"icmp","field":"type"}},"right":13}}`},
 		{rules.HopLimit{Value: 255}, `{"match":{"op":"==","left":{"payload":{"protocol":"ip6","field":"hoplimit"}},"right":255}}`},
 		{rules.InnerPayload{Data: []byte("220")}, `{"match":{"op":"==","left":{"payload":{"base":"ih","offset":0,"len":24}},"right":"0x323230"}}`},
+		{rules.TCPDataOffset{Words: 8}, `{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"doff"}},"right":8}}`},
+		{rules.TransportPayload{Offset: 32, Data: []byte("220")}, `{"match":{"op":"==","left":{"payload":{"base":"th","offset":256,"len":24}},"right":"0x323230"}}`},
+		{rules.TransportPayloadPresent{Offset: 60}, `{"match":{"op":"==","left":{"&":[{"payload":{"base":"th","offset":480,"len":8}},0]},"right":0}}`},
 		{rules.FibSaddrLocal{Neg: true}, `{"match":{"op":"!=","left":{"fib":{"result":"type","flags":["saddr"]}},"right":"local"}}`},
 		{rules.DynsetUpdate{Op: rules.SetUpdate, Set: "consent_v4", Key: rules.Key{Family: rules.IPv4, Field: rules.Src}}, `{"set":{"op":"update","elem":{"payload":{"protocol":"ip","field":"saddr"}},"set":"@consent_v4"}}`},
 		{rules.DynsetUpdate{Op: rules.SetAdd, Set: "q6", Key: rules.Key{Family: rules.IPv6, Field: rules.Dst, Bits: 64}, Quota: 1024}, `{"set":{"op":"add","elem":{"&":[{"payload":{"protocol":"ip6","field":"daddr"}},"ffff:ffff:ffff:ffff::"]},"set":"@q6","stmt":[{"quota":{"val":1024,"val_unit":"bytes"}}]}}`},
@@ -296,6 +299,12 @@ func TestJSONKernelParity(t *testing.T) {
 	nft := netlab.RequireTool(t, "nft")
 	cases := exampleTables(t)
 	cases["every-statement"] = everyStmt()
+	// The form of a kernel without @ih: tcp doff and @th (rules.Lower).
+	low, err := rules.Lower(cases["baby-monitor"], &rules.Kernel{Release: "test", Has: map[rules.Feature]bool{rules.FeatPayloadInner: false}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases["baby-monitor-lowered"] = low
 	for name, tbl := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -171,6 +171,10 @@ func applyAction(c *cli.Context) error {
 	if k.err != nil {
 		return kernelError(c, k.err)
 	}
+	table, err := fitKernel(k.Conn, res.Table)
+	if err != nil {
+		return kernelError(c, err)
+	}
 	opt := device.Options{
 		Confirm:  c.Duration("confirm"),
 		StateDir: c.String("state-dir"),
@@ -187,7 +191,7 @@ func applyAction(c *cli.Context) error {
 			opt.Guard = append(opt.Guard, "--netns", ns)
 		}
 	}
-	r, err := device.Apply(&k, res.Table, opt)
+	r, err := device.Apply(&k, table, opt)
 	if err != nil {
 		return kernelError(c, err)
 	}

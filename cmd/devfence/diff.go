@@ -58,7 +58,10 @@ func diffAction(c *cli.Context) error {
 		return err
 	}
 	defer conn.Close()
-	t := res.Table
+	t, err := fitKernel(conn, res.Table)
+	if err != nil {
+		return kernelError(c, err)
+	}
 	live, err := conn.Read(t.Family, t.Name)
 	liveLabel := "live table " + t.Ref()
 	if ns := c.String("netns"); ns != "" {

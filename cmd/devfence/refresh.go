@@ -49,7 +49,11 @@ func refreshAction(c *cli.Context) error {
 		return err
 	}
 	defer conn.Close()
-	r, err := device.Refresh(conn, res.Table, c.String("state-dir"))
+	table, err := fitKernel(conn, res.Table)
+	if err != nil {
+		return kernelError(c, err)
+	}
+	r, err := device.Refresh(conn, table, c.String("state-dir"))
 	if err != nil {
 		return kernelError(c, err)
 	}

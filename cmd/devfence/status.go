@@ -57,6 +57,11 @@ func statusAction(c *cli.Context) error {
 		return err
 	}
 	defer conn.Close()
+	if profile != nil {
+		if profile, err = fitKernel(conn, profile); err != nil {
+			return kernelError(c, err)
+		}
+	}
 	r, err := device.Status(conn, family, name, profile, c.String("state-dir"))
 	if err != nil {
 		return kernelError(c, err)

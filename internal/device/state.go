@@ -66,7 +66,8 @@ var stmtTypes = func() map[string]reflect.Type {
 	for _, s := range []rules.Stmt{
 		rules.Meta{}, rules.CtState{}, rules.CtStatus{}, rules.CtMark{}, rules.CtMarkOr{}, rules.TCPFlags{}, rules.CtDirection{},
 		rules.AddrMatch{}, rules.PortMatch{}, rules.ICMPType{}, rules.HopLimit{}, rules.InnerPayload{},
-		rules.PayloadPresent{}, rules.FibSaddrLocal{}, rules.DynsetUpdate{},
+		rules.PayloadPresent{}, rules.TCPDataOffset{}, rules.TransportPayload{}, rules.TransportPayloadPresent{},
+		rules.FibSaddrLocal{}, rules.DynsetUpdate{},
 		rules.Limit{}, rules.Log{}, rules.Counter{}, rules.Verdict{}, rules.Raw{},
 	} {
 		t := reflect.TypeOf(s)

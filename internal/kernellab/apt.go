@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -26,6 +27,20 @@ var Mirror = "http://deb.debian.org/debian"
 // keyring verifies the archive's Release files; debian-archive-keyring
 // installs it on every Debian host.
 const keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+// lock serialises lab runs (of any tree) on one suite+arch, since apt-get
+// runs without its own locks here; the returned func releases it.
+func (a *apt) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(a.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
 
 func newApt(cache, suite, arch string) (*apt, error) {
 	a := &apt{dir: filepath.Join(cache, "apt", suite+"-"+arch), suite: suite, arch: arch}

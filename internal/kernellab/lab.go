@@ -3,6 +3,7 @@ package kernellab
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -25,20 +26,29 @@ const nftSuite = "bookworm"
 
 // Options configure a lab run.
 type Options struct {
-	Root    string        // module root of the tree under test
-	Cache   string        // downloads and build products
-	Run     string        // -test.run for every suite instead of the defaults
-	Timeout time.Duration // per VM
-	Console io.Writer     // copy of every VM's console, or nil
+	Root    string          // module root of the tree under test
+	Cache   string          // downloads and build products
+	Run     string          // -test.run for every suite instead of the defaults
+	Timeout time.Duration   // per VM
+	Context context.Context // cancelling it (e.g. on SIGINT) stops the VM
+	Console io.Writer       // copy of every VM's console, or nil
 }
 
 // Prepare downloads what t needs and builds its kernel and initramfs.
 // It returns the kernel image and initramfs paths.
 func Prepare(o Options, t Target, suites []Suite) (kernel, initrd string, err error) {
+	if _, err := exec.LookPath(t.QEMU); err != nil {
+		return "", "", fmt.Errorf("%s not found (apt-get install %s): %w", t.QEMU, t.Package, err)
+	}
 	a, err := newApt(o.Cache, t.Suite, t.Arch)
 	if err != nil {
 		return "", "", err
 	}
+	unlock, err := a.lock()
+	if err != nil {
+		return "", "", err
+	}
+	defer unlock()
 	if err := a.update(); err != nil {
 		return "", "", err
 	}
@@ -71,9 +81,16 @@ func Prepare(o Options, t Target, suites []Suite) (kernel, initrd string, err er
 	// nft comes from bookworm on every target: one nft version (the one
 	// CI's host has) whatever the kernel, since the tests' nft syntax
 	// (@ih) is newer than bullseye's nft 0.9.8.
-	na, err := newApt(o.Cache, nftSuite, t.Arch)
-	if err != nil {
-		return "", "", err
+	na := a
+	if t.Suite != nftSuite {
+		if na, err = newApt(o.Cache, nftSuite, t.Arch); err != nil {
+			return "", "", err
+		}
+		unlock, err := na.lock()
+		if err != nil {
+			return "", "", err
+		}
+		defer unlock()
 	}
 	if err := na.update(); err != nil {
 		return "", "", err
@@ -93,8 +110,19 @@ func Prepare(o Options, t Target, suites []Suite) (kernel, initrd string, err er
 	if err := addNFT(r, sysroots); err != nil {
 		return "", "", err
 	}
+	// nft resolves protocol and service names (ipv6-icmp) through these.
+	netbase, err := na.fetch("netbase")
+	if err != nil {
+		return "", "", err
+	}
+	for _, f := range []string{"etc/protocols", "etc/services"} {
+		if err := r.addFile(f, filepath.Join(netbase, f)); err != nil {
+			return "", "", err
+		}
+	}
 
-	bins := filepath.Join(o.Cache, "build", t.Name)
+	// Trees (worktrees, clones) share the download cache but not builds.
+	bins := filepath.Join(o.Cache, "build", fmt.Sprintf("%x", sha256.Sum256([]byte(o.Root)))[:12], t.Name)
 	if err := os.MkdirAll(bins, 0o755); err != nil {
 		return "", "", err
 	}
@@ -184,7 +212,7 @@ func shellJoin(args []string) string {
 // Boot runs the VM to its end (or the timeout) and returns its console and
 // how long the kernel took to start /init.
 func Boot(o Options, t Target, kernel, initrd string) (string, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	ctx, cancel := context.WithTimeout(o.Context, o.Timeout)
 	defer cancel()
 	args := append([]string{"-nographic", "-monitor", "none", "-no-reboot", "-nic", "none",
 		"-m", fmt.Sprint(t.MemMB), "-smp", fmt.Sprint(t.SMP), "-accel", "tcg",
@@ -199,6 +227,9 @@ func Boot(o Options, t Target, kernel, initrd string) (string, time.Duration, er
 	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
 	console := strings.ReplaceAll(out.buf.String(), "\r", "")
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return console, out.booted, fmt.Errorf("interrupted")
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return console, out.booted, fmt.Errorf("qemu still running after %v, killed", o.Timeout)
 	}

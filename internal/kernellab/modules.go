@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -126,22 +127,24 @@ func modules(r *initramfs, root string) (release string, load []string, err erro
 	return release, load, nil
 }
 
-// closure lists what m needs, each module after the modules that use it.
+// closure lists what m needs as depmod does: every module before the
+// modules it uses (busybox modprobe loads the list from the end).
 func closure(m string, deps map[string][]string) []string {
-	var out []string
+	var post []string
 	seen := map[string]bool{}
 	var visit func(string)
 	visit = func(x string) {
 		for _, d := range deps[x] {
 			if !seen[d] {
 				seen[d] = true
-				out = append(out, d)
 				visit(d)
+				post = append(post, d)
 			}
 		}
 	}
 	visit(m)
-	return out
+	slices.Reverse(post)
+	return post
 }
 
 func prefixSpace(s []string) string {

@@ -20,6 +20,7 @@ type Target struct {
 	Flavour string // linux-image-FLAVOUR metapackage
 	GoEnv   []string
 	QEMU    string   // qemu-system-* binary
+	Package string   // Debian package holding QEMU
 	Machine []string // machine and CPU arguments
 	Console string   // serial console device of the kernel command line
 	MemMB   int
@@ -31,19 +32,19 @@ type Target struct {
 // big-endian targets are 6.1 only.
 var Targets = map[string]Target{
 	"5.10-amd64": {Suite: "bullseye", Arch: "amd64", Flavour: "amd64", GoEnv: []string{"GOARCH=amd64"},
-		QEMU: "qemu-system-x86_64", Machine: []string{"-cpu", "max"}, Console: "ttyS0"},
+		QEMU: "qemu-system-x86_64", Package: "qemu-system-x86", Machine: []string{"-cpu", "max"}, Console: "ttyS0"},
 	"6.1-amd64": {Suite: "bookworm", Arch: "amd64", Flavour: "amd64", GoEnv: []string{"GOARCH=amd64"},
-		QEMU: "qemu-system-x86_64", Machine: []string{"-cpu", "max"}, Console: "ttyS0"},
+		QEMU: "qemu-system-x86_64", Package: "qemu-system-x86", Machine: []string{"-cpu", "max"}, Console: "ttyS0"},
 	"5.10-armhf": {Suite: "bullseye", Arch: "armhf", Flavour: "armmp-lpae", GoEnv: []string{"GOARCH=arm", "GOARM=7"},
-		QEMU: "qemu-system-arm", Machine: []string{"-M", "virt", "-cpu", "cortex-a15"}, Console: "ttyAMA0"},
+		QEMU: "qemu-system-arm", Package: "qemu-system-arm", Machine: []string{"-M", "virt", "-cpu", "cortex-a15"}, Console: "ttyAMA0"},
 	"5.10-arm64": {Suite: "bullseye", Arch: "arm64", Flavour: "cloud-arm64", GoEnv: []string{"GOARCH=arm64"},
-		QEMU: "qemu-system-aarch64", Machine: []string{"-M", "virt", "-cpu", "max"}, Console: "ttyAMA0"},
+		QEMU: "qemu-system-aarch64", Package: "qemu-system-arm", Machine: []string{"-M", "virt", "-cpu", "max"}, Console: "ttyAMA0"},
 	"6.1-arm64": {Suite: "bookworm", Arch: "arm64", Flavour: "cloud-arm64", GoEnv: []string{"GOARCH=arm64"},
-		QEMU: "qemu-system-aarch64", Machine: []string{"-M", "virt", "-cpu", "max"}, Console: "ttyAMA0"},
+		QEMU: "qemu-system-aarch64", Package: "qemu-system-arm", Machine: []string{"-M", "virt", "-cpu", "max"}, Console: "ttyAMA0"},
 	"6.1-mipsel": {Suite: "bookworm", Arch: "mipsel", Flavour: "4kc-malta", GoEnv: []string{"GOARCH=mipsle", "GOMIPS=softfloat"},
-		QEMU: "qemu-system-mipsel", Machine: []string{"-M", "malta", "-cpu", "24Kf"}, Console: "ttyS0", MemMB: 256, SMP: 1},
+		QEMU: "qemu-system-mipsel", Package: "qemu-system-mips", Machine: []string{"-M", "malta", "-cpu", "24Kf"}, Console: "ttyS0", MemMB: 256, SMP: 1},
 	"6.1-s390x": {Suite: "bookworm", Arch: "s390x", Flavour: "s390x", GoEnv: []string{"GOARCH=s390x"},
-		QEMU: "qemu-system-s390x", Console: "ttysclp0"},
+		QEMU: "qemu-system-s390x", Package: "qemu-system-s390x", Console: "ttysclp0"},
 }
 
 // DefaultTargets is the matrix run without -targets.

@@ -20,6 +20,7 @@ import (
 	"github.com/devfence/devfence/internal/pipeline"
 	"github.com/devfence/devfence/policies"
 	"github.com/devfence/devfence/rules"
+	"github.com/devfence/devfence/rules/netlink"
 )
 
 // How profiles are put in force.
@@ -228,6 +229,42 @@ func applyWithNFT(t testing.TB, lab *netlab.Lab, path string) {
 	}
 	if out, err := lab.Device.ExecInput(tx.String(), "nft", "-f", "-"); err != nil {
 		t.Fatalf("nft -f in %s: %v\n%s", lab.Device.NetNS, err, out)
+	}
+}
+
+// applyLowered puts the profile in force as it would be on a kernel
+// without the inner-header payload base (Linux 5.10): built as the CLI
+// builds it, lowered by rules.Lower (@ih matches become @th at each TCP
+// data offset) and sent by the product's netlink encoder. It fails the
+// test unless the lowering did replace every @ih match.
+func applyLowered(t testing.TB, lab *netlab.Lab, yaml string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "profile.yaml")
+	if err := os.WriteFile(path, []byte(expand(t, lab, yaml)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	engineOnce.Do(func() { engine, engineErr = policies.New(context.Background(), policies.Options{}) })
+	if engineErr != nil {
+		t.Fatalf("policies: %v", engineErr)
+	}
+	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Policies: engine})
+	if err != nil {
+		t.Fatalf("build %s: %v", path, err)
+	}
+	low, err := rules.Lower(res.Table, &rules.Kernel{Release: "no @ih", Has: map[rules.Feature]bool{rules.FeatPayloadInner: false}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := low.String(); strings.Contains(text, "@ih") || !strings.Contains(text, "tcp doff") {
+		t.Fatalf("the lowered table still matches @ih or has no tcp doff:\n%s", text)
+	}
+	conn, err := netlink.Open(lab.Device.NetNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Apply(rules.Replace(low)); err != nil {
+		t.Fatalf("apply the lowered table: %v", err)
 	}
 }
 

@@ -428,50 +428,68 @@ func TestCloudHandshakeClearToSend(t *testing.T) {
 		{"refused-then-220", "500 no\r\n", "220 echoed\r\n", false},
 		{"clear-to-send", "220 ready\r\n", "", true},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			families(t, func(t *testing.T, fam netlab.Family) {
-				lab := netlab.New(t, netlab.WithVictims(0))
-				dev, cloud := lab.Device, lab.Cloud
-				sink := mustListenUDP(t, cloud, bulkPort)
-				mustListenTCP(t, cloud, 4433, netlab.WithBanner([]byte(tc.banner)), netlab.WithEcho())
-				applyProfile(t, lab, handshakeProfile)
-				to := cloud.Addr(fam)
-				const size, count = 1000, 1000
-
-				c := mustConnect(t, dev, to, 4433)
-				if got, err := netlab.ReadN(c, len(tc.banner), arrive); err != nil || string(got) != tc.banner {
-					t.Fatalf("positive control: the device read %q (%v) from the cloud, want %q", got, err, tc.banner)
-				}
-				if tc.later != "" {
-					if _, err := c.Write([]byte(tc.later)); err != nil {
-						t.Fatal(err)
-					}
-					if got, err := netlab.ReadN(c, len(tc.later), arrive); err != nil || string(got) != tc.later {
-						t.Fatalf("the cloud echoed %q (%v), want %q", got, err, tc.later)
-					}
-				}
-				// The device keeps the session live; the cloud echoes.
-				stop := make(chan struct{})
-				hbDone := heartbeat(c, 250*time.Millisecond, stop)
-				defer func() { close(stop); <-hbDone }()
-				tries := 100 // a refused cloud gets a short burst, an accepting one the whole bulk
-				sent := sendPaced(t, dev, to, bulkPort, size, tries)
-				if tc.flows {
-					sent += sendWindowed(t, dev, to, bulkPort, size, count-tries, sink.Bytes)
-					tries = count
-				}
-				got := settled(sink.Bytes)
-				t.Logf("cloud said %q: %d of %d bulk datagrams left the device, %s arrived", tc.banner, sent, tries, kib(got))
-				if tc.flows {
-					if want := int64(count * size * 95 / 100); got < want {
-						t.Errorf("after clear-to-send only %s of %s arrived, want >= 95%%", kib(got), kib(int64(count*size)))
-					}
-				} else if got != 0 || sent != 0 {
-					t.Errorf("the cloud's first reply was %q, yet %d datagrams left the device and %s arrived", tc.banner, sent, kib(got))
-				}
+	for _, form := range ruleForms {
+		for _, tc := range cases {
+			t.Run(form.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				cloudClearToSend(t, form.apply, tc.banner, tc.later, tc.flows)
 			})
-		})
+		}
 	}
+}
+
+// ruleForms are the two forms of the clear-to-send rules: as compiled
+// (@ih) and as lowered for a kernel without @ih (@th per TCP data offset).
+var ruleForms = []struct {
+	name  string
+	apply func(testing.TB, *netlab.Lab, string)
+}{{"ih", applyProfile}, {"th-lowered", applyLowered}}
+
+// cloudClearToSend: the device connects to the cloud, which greets it
+// with banner; the device writes later (if any), which the cloud echoes,
+// and keeps the session live. Bulk to the cloud must flow exactly when
+// flows says.
+func cloudClearToSend(t *testing.T, apply func(testing.TB, *netlab.Lab, string), banner, later string, flows bool) {
+	t.Helper()
+	families(t, func(t *testing.T, fam netlab.Family) {
+		lab := netlab.New(t, netlab.WithVictims(0))
+		dev, cloud := lab.Device, lab.Cloud
+		sink := mustListenUDP(t, cloud, bulkPort)
+		mustListenTCP(t, cloud, 4433, netlab.WithBanner([]byte(banner)), netlab.WithEcho())
+		apply(t, lab, handshakeProfile)
+		to := cloud.Addr(fam)
+		const size, count = 1000, 1000
+
+		c := mustConnect(t, dev, to, 4433)
+		if got, err := netlab.ReadN(c, len(banner), arrive); err != nil || string(got) != banner {
+			t.Fatalf("positive control: the device read %q (%v) from the cloud, want %q", got, err, banner)
+		}
+		if later != "" {
+			if _, err := c.Write([]byte(later)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := netlab.ReadN(c, len(later), arrive); err != nil || string(got) != later {
+				t.Fatalf("the cloud echoed %q (%v), want %q", got, err, later)
+			}
+		}
+		// The device keeps the session live; the cloud echoes.
+		stop := make(chan struct{})
+		hbDone := heartbeat(c, 250*time.Millisecond, stop)
+		defer func() { close(stop); <-hbDone }()
+		tries := 100 // a refused cloud gets a short burst, an accepting one the whole bulk
+		sent := sendPaced(t, dev, to, bulkPort, size, tries)
+		if flows {
+			sent += sendWindowed(t, dev, to, bulkPort, size, count-tries, sink.Bytes)
+			tries = count
+		}
+		got := settled(sink.Bytes)
+		t.Logf("cloud said %q: %d of %d bulk datagrams left the device, %s arrived", banner, sent, tries, kib(got))
+		if flows {
+			if want := int64(count * size * 95 / 100); got < want {
+				t.Errorf("after clear-to-send only %s of %s arrived, want >= 95%%", kib(got), kib(int64(count*size)))
+			}
+		} else if got != 0 || sent != 0 {
+			t.Errorf("the cloud's first reply was %q, yet %d datagrams left the device and %s arrived", banner, sent, kib(got))
+		}
+	})
 }

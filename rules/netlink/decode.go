@@ -350,6 +350,9 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 	case expr.PayloadBaseNetworkHeader:
 		return d.network(p)
 	case expr.PayloadBaseTransportHeader:
+		if st, n := d.transportRaw(p); n > 0 {
+			return st, n
+		}
 		if b, ok := d.at(1).(*expr.Bitwise); ok {
 			// A TCP flag test: the flags byte, masked, compared with zero.
 			c, ok := d.cmpAt(2)
@@ -396,6 +399,45 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 	}
 	return nil, 0
 }
+
+// transportRaw reads the lowered form of the @ih statements (see
+// rules.Lower): `tcp doff N` (header byte 12, masked to its high nibble),
+// and loads past the fixed TCP header (20 bytes), where no header field
+// is: a constant compared, or one byte masked to nothing.
+func (d *decoder) transportRaw(p *expr.Payload) ([]rules.Stmt, int) {
+	if d.ctx.l4proto != unix.IPPROTO_TCP {
+		return nil, 0
+	}
+	b, masked := d.at(1).(*expr.Bitwise)
+	switch {
+	case p.Offset == tcpDoffOffset && p.Len == 1 && masked:
+		c, ok := d.cmpAt(2)
+		if !ok || b.SourceRegister != reg || b.DestRegister != reg || b.Len != 1 ||
+			!bytes.Equal(b.Mask, []byte{0xf0}) || !bytes.Equal(b.Xor, []byte{0}) ||
+			c.Op != expr.CmpOpEq || len(c.Data) != 1 || c.Data[0]&0x0f != 0 || c.Data[0]>>4 < 5 {
+			return nil, 0
+		}
+		return one(rules.TCPDataOffset{Words: c.Data[0] >> 4}), 3
+	case p.Offset < tcpHeaderLen:
+		return nil, 0
+	case masked:
+		c, ok := d.cmpAt(2)
+		if !ok || p.Len != 1 || b.SourceRegister != reg || b.DestRegister != reg || b.Len != 1 ||
+			!bytes.Equal(b.Mask, []byte{0}) || !bytes.Equal(b.Xor, []byte{0}) ||
+			c.Op != expr.CmpOpEq || !bytes.Equal(c.Data, []byte{0}) {
+			return nil, 0
+		}
+		return one(rules.TransportPayloadPresent{Offset: p.Offset}), 3
+	}
+	c, ok := d.cmpAt(1)
+	if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len {
+		return nil, 0
+	}
+	return one(rules.TransportPayload{Offset: p.Offset, Data: bytes.Clone(c.Data)}), 2
+}
+
+// tcpHeaderLen is the length of a TCP header without options.
+const tcpHeaderLen = 20
 
 func (d *decoder) network(p *expr.Payload) ([]rules.Stmt, int) {
 	fields := networkFields(d.ctx.nfproto)

@@ -283,6 +283,36 @@ func (e *encoder) stmt(s rules.Stmt) error {
 		}
 		e.addPM(payloadMatch{base: payloadBaseInner, off: s.Offset, len: uint32(len(s.Data)), op: expr.CmpOpEq,
 			data: slices.Clone(s.Data)})
+	case rules.TCPDataOffset:
+		// As nft encodes `tcp doff N`: the high nibble of header byte 12.
+		if s.Words < 5 || s.Words > 15 {
+			return fmt.Errorf("tcp doff %d: a TCP header is 5 to 15 words", s.Words)
+		}
+		if err := e.needL4(unix.IPPROTO_TCP); err != nil {
+			return err
+		}
+		e.add(false,
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: tcpDoffOffset, Len: 1},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{0xf0}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{s.Words << 4}})
+	case rules.TransportPayload:
+		if len(s.Data) == 0 || len(s.Data) > 16 {
+			return fmt.Errorf("transport payload match of %d bytes (1-16 fit a register)", len(s.Data))
+		}
+		if s.Offset+uint32(len(s.Data)) > maxPayloadOffset {
+			return fmt.Errorf("transport payload match ends at byte %d; the kernel loads up to byte %d", s.Offset+uint32(len(s.Data)), maxPayloadOffset)
+		}
+		e.addPM(payloadMatch{base: expr.PayloadBaseTransportHeader, off: s.Offset, len: uint32(len(s.Data)), op: expr.CmpOpEq,
+			data: slices.Clone(s.Data)})
+	case rules.TransportPayloadPresent:
+		// PayloadPresent at a fixed offset from the transport header.
+		if s.Offset >= maxPayloadOffset {
+			return fmt.Errorf("transport payload byte %d: the kernel loads up to byte %d", s.Offset, maxPayloadOffset)
+		}
+		e.add(false,
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: s.Offset, Len: 1},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{0}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{0}})
 	case rules.FibSaddrLocal:
 		op := expr.CmpOpEq
 		if s.Neg {
@@ -332,8 +362,17 @@ func ctFlags(key expr.CtKey, bits uint32) []expr.Any {
 	}
 }
 
-// tcpFlagsOffset is where the flags byte sits in the TCP header.
-const tcpFlagsOffset = 13
+// tcpFlagsOffset is where the flags byte sits in the TCP header; the data
+// offset is the high nibble of the byte before it.
+const (
+	tcpFlagsOffset = 13
+	tcpDoffOffset  = 12
+)
+
+// maxPayloadOffset bounds a payload load: the kernel keeps its offset and
+// length in a byte each (NFTA_PAYLOAD_OFFSET is at most 255 since 6.x, a u8
+// field before).
+const maxPayloadOffset = 255
 
 // payloadBaseInner is nft's `@ih`: the transport payload.
 const payloadBaseInner expr.PayloadBase = 3

@@ -7,12 +7,15 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/devfence/devfence/internal/kernellab"
@@ -25,6 +28,7 @@ func main() {
 	cache := flag.String("cache", envOr("DEVFENCE_KERNELLAB_CACHE", "/var/cache/devfence-kernellab"), "download and build `DIR`")
 	timeout := flag.Duration("timeout", 60*time.Minute, "kill a VM after `D`")
 	verbose := flag.Bool("v", false, "copy every VM's console to stdout")
+	packages := flag.Bool("packages", false, "print the Debian packages the targets' qemu needs and exit")
 	knownFile := flag.String("known", "", "failures listed in `FILE` (TARGETS TEST MESSAGE per line) are reported as KNOWN and do not fail the run")
 	flag.Parse()
 
@@ -40,15 +44,30 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	if *packages {
+		seen := map[string]bool{}
+		for _, t := range ts {
+			if !seen[t.Package] {
+				seen[t.Package] = true
+				fmt.Println(t.Package)
+			}
+		}
+		return
+	}
 	root, err := kernellab.ModuleRoot()
 	if err != nil {
 		fatal(err)
 	}
-	o := kernellab.Options{Root: root, Cache: *cache, Run: *run, Timeout: *timeout}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := kernellab.Options{Root: root, Cache: *cache, Run: *run, Timeout: *timeout, Context: ctx}
 	suites := kernellab.Suites(*run)
 	var results []*kernellab.Result
 	for _, t := range ts {
 		results = append(results, runTarget(o, t, suites, *verbose))
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	if !kernellab.Summary(os.Stdout, results, known) {
 		os.Exit(1)
