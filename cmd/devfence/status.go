@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -30,10 +28,8 @@ invalid or denied; 2 usage, privileges or kernel errors.
 
 Examples:
    devfence status
-   devfence status --json examples/baby-monitor.yaml`,
-		Flags: append(profileFlags(), netnsFlag(), stateDirFlag(),
-			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-		),
+   devfence status --format json examples/baby-monitor.yaml`,
+		Flags:  append(append(profileFlags(), netnsFlag(), stateDirFlag()), formatFlags(true)...),
 		Action: statusAction,
 	})
 }
@@ -41,6 +37,10 @@ Examples:
 func statusAction(c *cli.Context) error {
 	if c.NArg() > 1 {
 		return usageError{fmt.Errorf("status takes at most one PROFILE, got %d arguments", c.NArg())}
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	family, name := "inet", c.String("table")
 	var profile *rules.Table
@@ -61,17 +61,13 @@ func statusAction(c *cli.Context) error {
 	if err != nil {
 		return kernelError(c, err)
 	}
+	r.NetNS = c.String("netns")
 	if profile != nil {
 		r.Profile = c.Args().First()
 	}
-	if !c.Bool("json") {
-		_, err = fmt.Fprint(c.App.Writer, r.Text())
-		return err
+	if format == formatJSON {
+		return printJSON(c, r)
 	}
-	out, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return errors.Join(errors.New("status: render json"), err)
-	}
-	_, err = fmt.Fprintf(c.App.Writer, "%s\n", out)
+	_, err = fmt.Fprint(c.App.Writer, r.Text())
 	return err
 }

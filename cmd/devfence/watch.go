@@ -23,7 +23,7 @@ func init() {
 		Description: `Subscribes to the NFLOG group that the table's log rules send dropped
 packets to, and prints one line per packet: time, direction (in/out),
 protocol, peer address, destination port (the device's own port for in),
-and why it was dropped. --json prints the same, plus both addresses and
+and why it was dropped. --format json prints the same, plus both addresses and
 ports, as one object per line. The table logs at most log.drops packets per
 chain, so a flood shows as a sample.
 
@@ -53,15 +53,16 @@ privileges or kernel errors.
 
 Examples:
    devfence watch --profile examples/baby-monitor.yaml
-   devfence watch --netns camera --json --group 3
+   devfence watch --netns camera --format json --group 3
    ip netns exec camera devfence watch --profile camera.yaml | grep quota`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "netns", Usage: "watch the device in network namespace `NAME` (under " + nflog.NetNSDir + ")"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
 			&cli.IntFlag{Name: "group", Usage: "read NFLOG group `N`", DefaultText: "the live table's, else the profile's log.group, else 0"},
 			&cli.StringFlag{Name: "profile", Usage: "the `PROFILE` in force: tells not allowed from quota spent and table full"},
 			&cli.StringFlag{Name: "table", Value: compiler.DefaultTable, Usage: "name of the table (family inet) whose quota sets are read"},
 			&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
+			&cli.StringFlag{Name: "format", Value: formatText, Usage: "print `FORMAT`: text, or json for one JSON object per line (docs/JSON.md)"},
+			&cli.BoolFlag{Name: "json", Hidden: true, Usage: "deprecated: use --format json"},
 		},
 		Action: watchAction,
 	})
@@ -70,6 +71,10 @@ Examples:
 func watchAction(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return usageError{fmt.Errorf("watch takes no arguments (the profile goes with --profile), got %q", c.Args().First())}
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	opt := nflog.Options{NetNS: c.String("netns")}
 	group, from := 0, "the default"
@@ -121,7 +126,7 @@ func watchAction(c *cli.Context) error {
 	}
 	say(c, info, "watching NFLOG group %d%s; Ctrl-C stops", opt.Group, where)
 
-	return w.Run(ctx, nflog.LineWriter(c.App.Writer, c.Bool("json")))
+	return w.Run(ctx, nflog.LineWriter(c.App.Writer, format == formatJSON))
 }
 
 // liveGroup reads the NFLOG group that the table in force (--table, in

@@ -59,6 +59,7 @@ type Result struct {
 	Stats     netlink.Stats
 	Elapsed   time.Duration // of the transaction
 	Confirmed bool          // with Confirm: `devfence confirm` came in time
+	Plan      Plan          // what the transaction changed
 }
 
 var (
@@ -208,7 +209,7 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 	}
 	start := time.Now()
 	stats, err := k.Apply(rules.Replace(compiled))
-	res := Result{Changed: err == nil, Stats: stats, Elapsed: time.Since(start)}
+	res := Result{Changed: err == nil, Stats: stats, Elapsed: time.Since(start), Plan: PlanChange(live, compiled)}
 	if err != nil {
 		return Result{}, errors.Join(fmt.Errorf("apply table %s: %w", compiled.Ref(), err), drop(st, s))
 	}

@@ -16,6 +16,7 @@ import (
 // what the final drop rules counted.
 type Report struct {
 	Table   string `json:"table"`
+	NetNS   string `json:"netns,omitempty"` // the --netns name, "" for the caller's
 	InForce bool   `json:"in_force"`
 	// Matches is nil when no profile was given.
 	Matches   *bool         `json:"matches_profile,omitempty"`
@@ -32,7 +33,7 @@ type Report struct {
 type Peer struct {
 	Address string   `json:"address"`
 	Set     string   `json:"set"`
-	Expires Duration `json:"expires_in"`
+	Expires Duration `json:"expires_in_s"`
 }
 
 // Quota is one metered budget: a dynamic set whose elements carry quotas.
@@ -40,7 +41,7 @@ type Quota struct {
 	Set     string      `json:"set"`
 	Comment string      `json:"comment,omitempty"`
 	Budget  uint64      `json:"budget_bytes"`
-	Window  Duration    `json:"window"`
+	Window  Duration    `json:"window_s"`
 	Peers   []QuotaUsed `json:"peers"`
 }
 
@@ -49,7 +50,7 @@ type QuotaUsed struct {
 	Key    string   `json:"key"`
 	Used   uint64   `json:"used_bytes"`
 	Budget uint64   `json:"budget_bytes"`
-	Resets Duration `json:"resets_in"`
+	Resets Duration `json:"resets_in_s"`
 }
 
 // DropCounter is the counter of a chain's final drop rule.
@@ -67,13 +68,18 @@ type Pending struct {
 	Profile  string    `json:"profile,omitempty"`
 }
 
-// Duration marshals as Go duration text ("59m12s").
+// Duration is shown as Go duration text ("59m12s") and marshals as a
+// number of seconds, as every duration in devfence's JSON does (keys end
+// in _s; docs/JSON.md).
 type Duration time.Duration
 
 func (d Duration) String() string { return time.Duration(d).Round(time.Second).String() }
 
-// MarshalJSON writes the duration as its text, which carries its unit.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+// MarshalJSON writes whole seconds: the kernel's timeouts are what is
+// shown, and a person or a script needs no finer grain for them.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(int64(time.Duration(d).Round(time.Second) / time.Second))
+}
 
 // Status reads the live table family/name and, if profile is not nil,
 // compares it with the compiled profile. A missing table is a report with

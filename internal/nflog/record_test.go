@@ -72,7 +72,7 @@ func TestRecordJSON(t *testing.T) {
 	}
 	want := `{"time":"2025-11-22T10:04:05Z","direction":"in","device":"cam","reason":"unsolicited",` +
 		`"family":"ipv4","proto":"tcp","peer":"198.51.100.66","port":23,"src":"198.51.100.66","dst":"192.0.2.10",` +
-		`"sport":40000,"dport":23,"tcpFlags":"SYN","length":40,"inIf":"if2","prefix":"devfence cam in drop: ","group":7}`
+		`"sport":40000,"dport":23,"tcp_flags":"SYN","length":40,"in_if":"if2","prefix":"devfence cam in drop: ","group":7}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
