@@ -198,11 +198,18 @@ func applyAction(c *cli.Context) error {
 		}
 		return printDiff(c, format, d, true)
 	}
+	// Read again after compiling: a file edited in between is recorded
+	// with its new digest, which status then shows as not matching.
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return err
+	}
 	opt := device.Options{
-		Confirm:  c.Duration("confirm"),
-		StateDir: c.String("state-dir"),
-		Profile:  path,
-		Progress: c.App.ErrWriter,
+		Confirm:       c.Duration("confirm"),
+		StateDir:      c.String("state-dir"),
+		Profile:       path,
+		ProfileSHA256: sum,
+		Progress:      c.App.ErrWriter,
 	}
 	if opt.Confirm > 0 {
 		exe, err := os.Executable()

@@ -47,6 +47,19 @@ func measured(key string) normalRule {
 	return normalRule{regexp.MustCompile(`(?m)^(\s*"` + key + `": )[0-9.e-]+(,?)$`), 1, "${1}0${2}"}
 }
 
+// appliedAt is when apply ran, in status.
+var appliedAt = normalRule{regexp.MustCompile(`"at": "[0-9T:.-]+Z"`), 1, `"at": "APPLIED_AT"`}
+
+// profileSum replaces the SHA-256 of path's bytes, computed here: a
+// wrong digest in the output does not match and fails the test.
+func profileSum(t *testing.T, path string) normalRule {
+	sum, err := fileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return normalRule{regexp.MustCompile(`"profile_sha256": "` + sum + `"`), 1, `"profile_sha256": "PROFILE_SHA256"`}
+}
+
 // netnsName replaces the test namespace's random name.
 func netnsName(ns string, times int) normalRule {
 	return normalRule{regexp.MustCompile(regexp.QuoteMeta(ns)), times, "NETNS"}
@@ -67,9 +80,10 @@ func TestJSONGoldens(t *testing.T) {
 		code    int
 		normal  []normalRule
 		lines   bool // JSON lines (watch): golden elsewhere
+		policy  bool // full build only: the device build has no validate
 	}
 	cases := []jsonCase{
-		{name: "validate", command: "validate", args: []string{babyMonitor, root + "examples/invalid/bad-port.yaml"}, code: exitProfile},
+		{name: "validate", command: "validate", args: []string{babyMonitor, root + "examples/invalid/bad-port.yaml"}, code: exitProfile, policy: true},
 		{name: "import-mud", command: "import-mud", args: []string{"--bind", "local-networks=192.168.1.0/24", root + "examples/mud/classes.json"}},
 		{name: "import-mud-output", command: "import-mud", args: []string{"-o", mudOut, root + "examples/mud/classes.json"},
 			normal: []normalRule{{regexp.MustCompile(regexp.QuoteMeta(mudOut)), 1, "OUTPUT"}}},
@@ -81,7 +95,10 @@ func TestJSONGoldens(t *testing.T) {
 		{name: "apply", command: "apply", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
 			normal: []normalRule{netnsName(ns, 1), measured("compile_s"), measured("apply_s")}},
 		{name: "status", command: "status", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
-			normal: []normalRule{netnsName(ns, 1)}},
+			normal: []normalRule{netnsName(ns, 1), appliedAt, profileSum(t, babyMonitor)}},
+		// Without PROFILE: the one apply recorded, read back and checked.
+		{name: "status-applied", command: "status", args: []string{"--netns", ns, "--state-dir", state},
+			normal: []normalRule{netnsName(ns, 1), appliedAt, profileSum(t, babyMonitor)}},
 		{name: "refresh", command: "refresh", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
 			normal: []normalRule{netnsName(ns, 1)}},
 		{name: "confirm", command: "confirm", args: []string{"--netns", ns, "--state-dir", state},
@@ -101,7 +118,7 @@ func TestJSONGoldens(t *testing.T) {
 		}
 	}
 	for _, tc := range cases {
-		if tc.lines {
+		if tc.lines || (tc.policy && !hasPolicies) {
 			continue
 		}
 		var waiting *proc

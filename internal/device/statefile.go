@@ -65,6 +65,42 @@ type state struct {
 	Previous *saved   `json:"previous,omitempty"` // what rollback restores when nothing is pending
 	Pending  *pending `json:"pending,omitempty"`
 	Settled  *settled `json:"settled,omitempty"` // how the last pending change ended
+	// Applied is what the last committed apply put in force, for status;
+	// status believes it only while the live table's digest is Table.
+	Applied *applied `json:"applied,omitempty"`
+}
+
+// applied records an apply that committed (or was confirmed).
+type applied struct {
+	At            time.Time `json:"at"`
+	Profile       string    `json:"profile,omitempty"`
+	ProfileSHA256 string    `json:"profile_sha256,omitempty"` // of the profile file's bytes
+	Table         string    `json:"table"`                    // digest of the table put in force
+}
+
+func (a *applied) check() error {
+	switch {
+	case a.At.IsZero():
+		return errors.New("applied: no time")
+	case !isDigest(a.Table):
+		return fmt.Errorf("applied: table digest %q is not a SHA-256", a.Table)
+	case a.ProfileSHA256 != "" && !isDigest(a.ProfileSHA256):
+		return fmt.Errorf("applied: profile digest %q is not a SHA-256", a.ProfileSHA256)
+	}
+	return nil
+}
+
+// isDigest: 64 lowercase hex digits, as digest writes.
+func isDigest(s string) bool {
+	if len(s) != sha256.Size*2 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // pending is a change the kernel may already have: the table before it,
@@ -76,8 +112,11 @@ type pending struct {
 	Guard    int       `json:"guard,omitempty"` // pid of the detached guard
 	Deadline time.Time `json:"deadline,omitzero"`
 	Profile  string    `json:"profile,omitempty"`
-	Next     string    `json:"next"` // digest of the new table's rendering
-	Before   *saved    `json:"before"`
+	// ProfileSHA256 and At become the applied record once committed.
+	ProfileSHA256 string    `json:"profile_sha256,omitempty"`
+	At            time.Time `json:"at,omitzero"`
+	Next          string    `json:"next"` // digest of the new table's rendering
+	Before        *saved    `json:"before"`
 }
 
 type settled struct {
@@ -133,6 +172,11 @@ func parseState(data []byte, want Target) (*state, error) {
 	}
 	if s.Settled != nil && s.Settled.ID == "" {
 		return nil, errors.New("settled: no id")
+	}
+	if s.Applied != nil {
+		if err := s.Applied.check(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
