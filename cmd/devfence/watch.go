@@ -38,6 +38,11 @@ Why:
                          limits.peers peers, so a new peer is refused
    dropped               output drop without --profile: one of the three above
 
+--syslog sends each line (text, or JSON with --format json) to the local
+syslog instead of stdout, facility daemon, priority notice, tag devfence,
+so that watch can run as a service and the drops persist in the system log
+(see docs/DEVICES.md for a systemd unit).
+
 The table logs every output drop with the same prefix, so telling the last
 three apart needs --profile: the watcher matches the packet against the
 profile's metered rules and reads the matching quota set from the kernel
@@ -54,7 +59,8 @@ privileges or kernel errors.
 Examples:
    devfence watch --profile examples/baby-monitor.yaml
    devfence watch --netns camera --format json --group 3
-   ip netns exec camera devfence watch --profile camera.yaml | grep quota`,
+   ip netns exec camera devfence watch --profile camera.yaml | grep quota
+   devfence watch --syslog --profile /etc/devfence/profile.yaml      (as a service)`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "netns", Usage: "watch the device in network namespace `NAME` (under " + nflog.NetNSDir + ")"},
 			&cli.IntFlag{Name: "group", Usage: "read NFLOG group `N`", DefaultText: "the live table's, else the profile's log.group, else 0"},
@@ -63,6 +69,8 @@ Examples:
 			&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
 			&cli.StringFlag{Name: "format", Value: formatText, Usage: "print `FORMAT`: text, or json for one JSON object per line (docs/JSON.md)"},
 			&cli.BoolFlag{Name: "json", Hidden: true, Usage: "deprecated: use --format json"},
+			&cli.BoolFlag{Name: "syslog", Usage: "send each drop to syslog (daemon.notice, tag devfence) instead of stdout"},
+			&cli.StringFlag{Name: "syslog-socket", Usage: "with --syslog, the syslog daemon's unix datagram socket `PATH`", DefaultText: "the system's, /dev/log"},
 		},
 		Action: watchAction,
 	})
@@ -111,6 +119,18 @@ func watchAction(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "devfence: warning: "+format+"\n", args...)
 	}
 
+	emit := nflog.LineWriter(c.App.Writer, format == formatJSON)
+	if c.Bool("syslog") {
+		e, closeLog, err := syslogEmit(c.String("syslog-socket"), format == formatJSON)
+		if err != nil {
+			return exitWith{exitUsage, "watch: " + err.Error()}
+		}
+		defer closeLog()
+		emit = e
+	} else if c.IsSet("syslog-socket") {
+		return usageError{errors.New("--syslog-socket needs --syslog")}
+	}
+
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	w, err := nflog.NewWatcher(opt)
@@ -126,7 +146,7 @@ func watchAction(c *cli.Context) error {
 	}
 	say(c, info, "watching NFLOG group %d%s; Ctrl-C stops", opt.Group, where)
 
-	return w.Run(ctx, nflog.LineWriter(c.App.Writer, format == formatJSON))
+	return w.Run(ctx, emit)
 }
 
 // liveGroup reads the NFLOG group that the table in force (--table, in
