@@ -196,7 +196,11 @@ func (r Record) Text() string {
 }
 
 // JSON is the record as one line of JSON (no newline).
-func (r Record) JSON() ([]byte, error) { return json.Marshal(r) }
+// The time is in UTC, as every point in time in devfence's JSON.
+func (r Record) JSON() ([]byte, error) {
+	r.Time = r.Time.UTC()
+	return json.Marshal(r)
+}
 
 // LineWriter returns an emit function for Watcher.Run that writes each
 // record to w as one line, text or JSON. Each line is one Write, so a

@@ -62,7 +62,8 @@ func TestRecordText(t *testing.T) {
 
 func TestRecordJSON(t *testing.T) {
 	p := Packet{Prefix: "devfence cam in drop: ", Group: 7, InDev: 2,
-		Timestamp: time.Date(2025, 11, 22, 10, 4, 5, 0, time.UTC),
+		// A kernel timestamp in local time is written in UTC.
+		Timestamp: time.Date(2025, 11, 22, 12, 4, 5, 0, time.FixedZone("UTC+2", 2*3600)),
 		Payload:   ipv4("198.51.100.66", "192.0.2.10", ProtoTCP, 5, 0, tcp(40000, 23, 0x02))}
 	r := newRecord(p, time.Time{}, nil) // the kernel's time wins
 	r.Reason = Unsolicited
