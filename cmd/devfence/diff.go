@@ -84,10 +84,14 @@ type diffResult struct {
 	Diff    string      `json:"diff"`
 }
 
-// readDiff compares the live table with the compiled one; it only reads.
-func readDiff(c *cli.Context, k interface {
+// tableReader reads a live table: a kernel connection, or apply's
+// prefetched one.
+type tableReader interface {
 	Read(family, name string) (*rules.Table, error)
-}, t *rules.Table, path string) (diffResult, error) {
+}
+
+// readDiff compares the live table with the compiled one; it only reads.
+func readDiff(c *cli.Context, k tableReader, t *rules.Table, path string) (diffResult, error) {
 	r := diffResult{Table: t.Ref(), NetNS: c.String("netns"), Profile: path, InForce: true}
 	live, err := k.Read(t.Family, t.Name)
 	liveLabel := "live table " + t.Ref()
