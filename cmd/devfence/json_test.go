@@ -24,9 +24,9 @@ func jsonGolden(name string) string { return filepath.Join(root, "golden", "json
 // went missing, or appeared twice, fails the test rather than hiding), and
 // the matched text becomes repl. The patterns are documented in
 // docs/JSON.md ("Golden files").
-func normalise(t *testing.T, name, out string, rules ...normalRule) string {
+func normalise(t *testing.T, name, out string, patterns ...normalRule) string {
 	t.Helper()
-	for _, r := range rules {
+	for _, r := range patterns {
 		n := len(r.re.FindAllStringIndex(out, -1))
 		if n != r.want {
 			t.Fatalf("%s: %s matches %d times, want %d:\n%s", name, r.re, n, r.want, out)
@@ -42,7 +42,7 @@ type normalRule struct {
 	repl string
 }
 
-// seconds matches a measured time, "key": 0.012, on a line of its own.
+// measured matches a measured time, "key": 0.012, on a line of its own.
 func measured(key string) normalRule {
 	return normalRule{regexp.MustCompile(`(?m)^(\s*"` + key + `": )[0-9.e-]+(,?)$`), 1, "${1}0${2}"}
 }
