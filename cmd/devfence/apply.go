@@ -37,19 +37,30 @@ once on SIGHUP (the SSH session drops), SIGINT or SIGTERM. A guard process
 in a session of its own restores the table at the deadline even if apply is
 killed; after a reboot, "devfence rollback --if-pending" at boot does.
 
+--dry-run prints what diff prints and a plan summary such as
+"+12 -3 rules, 2 sets changed, 1 element added", and changes nothing: it
+only reads the table (no transaction, no lock, no state written), and exits
+as diff does: 0 no change, 1 apply would change the table, 2 trouble. After
+a change, apply prints the same summary.
+
+--format json prints the result as one object (docs/JSON.md): with
+--dry-run diff's, else what was sent.
+
 Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN with --netns).
 
 Exit status: 0 applied, confirmed, or nothing to change; 1 the profile is
-invalid or denied; 2 usage, privileges, kernel refusal, a pending
+invalid or denied, or (--dry-run) the table would change; 2 usage, privileges, kernel refusal, a pending
 unconfirmed apply, or no confirmation in time (the old table is back).
 
 Examples:
    devfence apply examples/baby-monitor.yaml
+   devfence apply --dry-run examples/baby-monitor.yaml        the plan; nothing changes
    devfence apply --confirm 60s /etc/devfence/profile.yaml    then: devfence confirm
    devfence apply --netns camera examples/baby-monitor.yaml`,
-		Flags: append(profileFlags(), netnsFlag(), stateDirFlag(),
+		Flags: append(append(profileFlags(), netnsFlag(), stateDirFlag(),
 			&cli.DurationFlag{Name: "confirm", Usage: "wait `D` for devfence confirm, else put the previous table back"},
-		),
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the diff and plan summary, change nothing; exit 1 if apply would change the table"},
+		), formatFlags(false)...),
 		Action: applyAction,
 	})
 	commands = append(commands, &cli.Command{
@@ -60,7 +71,7 @@ table may stay. The table it replaced becomes what devfence rollback
 restores.
 
 Exit status: 0 confirmed; 2 nothing is waiting for confirmation, or I/O error.`,
-		Flags:  []cli.Flag{netnsFlag(), stateDirFlag(), tableFlag()},
+		Flags:  append([]cli.Flag{netnsFlag(), stateDirFlag(), tableFlag()}, formatFlags(false)...),
 		Action: confirmAction,
 	})
 	commands = append(commands, &cli.Command{
@@ -144,6 +155,13 @@ func applyAction(c *cli.Context) error {
 	if c.IsSet("confirm") && c.Duration("confirm") <= 0 {
 		return usageError{fmt.Errorf("--confirm %s: the time to wait must be positive", c.Duration("confirm"))}
 	}
+	if c.Bool("dry-run") && c.IsSet("confirm") {
+		return usageError{errors.New("--dry-run changes nothing, so there is nothing to --confirm")}
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
 	// Read the live table while the profile compiles: both take time
 	// with a large table (a 100,000-element set dumps in ~0.4s).
 	pre := make(chan prefetched, 1)
@@ -175,11 +193,27 @@ func applyAction(c *cli.Context) error {
 	if err != nil {
 		return kernelError(c, err)
 	}
+	if c.Bool("dry-run") {
+		// Reads only: the prefetched table if the generation has not
+		// moved, else a new read. No lock, no state, no transaction.
+		d, err := readDiff(c, &k, table, path)
+		if err != nil {
+			return err
+		}
+		return printDiff(c, format, d, true)
+	}
+	// Read again after compiling: a file edited in between is recorded
+	// with its new digest, which status then shows as not matching.
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return err
+	}
 	opt := device.Options{
-		Confirm:  c.Duration("confirm"),
-		StateDir: c.String("state-dir"),
-		Profile:  path,
-		Progress: c.App.ErrWriter,
+		Confirm:       c.Duration("confirm"),
+		StateDir:      c.String("state-dir"),
+		Profile:       path,
+		ProfileSHA256: sum,
+		Progress:      c.App.ErrWriter,
 	}
 	if opt.Confirm > 0 {
 		exe, err := os.Executable()
@@ -195,6 +229,9 @@ func applyAction(c *cli.Context) error {
 	if err != nil {
 		return kernelError(c, err)
 	}
+	if format == formatJSON {
+		return printJSON(c, newApplyResult(res.Table.Ref(), c.String("netns"), path, r, compiled))
+	}
 	msg := r.Summary()
 	if r.Changed {
 		msg += fmt.Sprintf(" (profile compiled in %s)", compiled.Round(time.Millisecond))
@@ -203,12 +240,59 @@ func applyAction(c *cli.Context) error {
 		msg = "confirmed: the new table stays in force"
 	}
 	say(c, info, "%s", msg)
+	if r.Changed {
+		say(c, info, "plan: %s", r.Plan)
+	}
 	return nil
 }
+
+// confirmResult is confirm's JSON (docs/JSON.md); a failed confirm
+// prints no JSON, only its error and exit status.
+type confirmResult struct {
+	Table     string `json:"table"`
+	NetNS     string `json:"netns,omitempty"`
+	Confirmed bool   `json:"confirmed"`
+}
+
+// applyResult is apply's JSON (docs/JSON.md).
+type applyResult struct {
+	Table   string `json:"table"`
+	NetNS   string `json:"netns,omitempty"`
+	Profile string `json:"profile"`
+	// Changed: a transaction was sent (false: the table already matched).
+	Changed bool        `json:"changed"`
+	Plan    device.Plan `json:"plan"`
+	Sent    struct {
+		Sets     int `json:"sets"`
+		Elements int `json:"elements"`
+		Chains   int `json:"chains"`
+		Rules    int `json:"rules"`
+		Messages int `json:"messages"`
+	} `json:"sent"`
+	// Confirmed is set with --confirm only (apply exits 2 otherwise).
+	Confirmed bool    `json:"confirmed,omitempty"`
+	CompileS  float64 `json:"compile_s"`
+	ApplyS    float64 `json:"apply_s"`
+}
+
+func newApplyResult(table, netns, profile string, r device.Result, compiled time.Duration) applyResult {
+	a := applyResult{Table: table, NetNS: netns, Profile: profile, Changed: r.Changed, Plan: r.Plan,
+		Confirmed: r.Confirmed, CompileS: seconds(compiled), ApplyS: seconds(r.Elapsed)}
+	a.Sent.Sets, a.Sent.Elements, a.Sent.Chains = r.Stats.Sets, r.Stats.Elements, r.Stats.Chains
+	a.Sent.Rules, a.Sent.Messages = r.Stats.Rules, r.Stats.Messages
+	return a
+}
+
+// seconds is a measured duration in JSON: seconds, to the millisecond.
+func seconds(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }
 
 func confirmAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{errors.New("confirm takes no arguments")}
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	ns, err := device.NSKey(c.String("netns"))
 	if err != nil {
@@ -217,6 +301,9 @@ func confirmAction(c *cli.Context) error {
 	t := device.Target{NetNS: ns, Family: "inet", Name: c.String("table")}
 	if err := device.Confirm(c.String("state-dir"), t); err != nil {
 		return err
+	}
+	if format == formatJSON {
+		return printJSON(c, confirmResult{Table: "inet " + t.Name, NetNS: c.String("netns"), Confirmed: true})
 	}
 	say(c, info, "confirmed: the new table stays in force")
 	return nil

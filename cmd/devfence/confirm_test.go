@@ -138,15 +138,15 @@ func TestConcurrentApplies(t *testing.T) {
 }
 
 // pendingDeadline is the deadline of the pending apply --confirm, as
-// status --json reports it.
+// status --format json reports it.
 func pendingDeadline(t *testing.T, ns, state string) time.Time {
 	t.Helper()
-	code, out, errs := devfence(t, "status", "--json", "--netns", ns, "--state-dir", state)
+	code, out, errs := devfence(t, "status", "--format", "json", "--netns", ns, "--state-dir", state)
 	var r struct {
 		Pending *struct{ Deadline time.Time } `json:"pending_confirmation"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); code != exitOK || err != nil || r.Pending == nil {
-		t.Fatalf("status --json: exit %d, %v, no pending confirmation in %s%s", code, err, out, errs)
+		t.Fatalf("status --format json: exit %d, %v, no pending confirmation in %s%s", code, err, out, errs)
 	}
 	return r.Pending.Deadline
 }

@@ -29,6 +29,9 @@ listed in a comment at the top of the output and on stderr, never dropped.
 With --strict, anything not imported, or a network left without addresses,
 is an error: nothing is written.
 
+--format json prints, on stdout, one object: what was imported (the
+profile's YAML, unless -o wrote it to a file) and what was not (docs/JSON.md).
+
 Exit status: 0 imported; 1 the MUD file is invalid, or --strict and not
 everything was imported; 2 usage or I/O error.
 
@@ -41,6 +44,7 @@ Examples:
 			&listFlag{GenericFlag: cli.GenericFlag{Name: "bind", Value: &wholeValues{}, Usage: "give network `NAME=CIDR[,CIDR...]` its addresses (repeatable)"}},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the profile to `FILE` instead of standard output"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 1, write nothing) if anything is not imported or a network is left empty"},
+			&cli.StringFlag{Name: "format", Value: formatText, Usage: "`FORMAT` of the report: text (YAML on stdout, report on stderr) or json (docs/JSON.md)"},
 		},
 		Action: importMUDAction,
 	})
@@ -48,6 +52,10 @@ Examples:
 
 func importMUDAction(c *cli.Context) error {
 	path, err := oneProfile(c)
+	if err != nil {
+		return err
+	}
+	format, err := outputFormat(c)
 	if err != nil {
 		return err
 	}
@@ -69,6 +77,9 @@ func importMUDAction(c *cli.Context) error {
 		return exitWith{code: exitProfile, msg: err.Error()}
 	}
 	timed(c, start, "%s: converted %d bytes of MUD", path, len(data))
+	if format == formatJSON {
+		return importMUDJSON(c, path, res)
+	}
 	// Both lists are also comments at the top of the profile, so -q loses
 	// nothing that the output does not keep.
 	for _, u := range res.Unmapped {
@@ -86,6 +97,47 @@ func importMUDAction(c *cli.Context) error {
 	}
 	_, err = c.App.Writer.Write(res.YAML)
 	return err
+}
+
+// importReport is import-mud's JSON (docs/JSON.md).
+type importReport struct {
+	Source string `json:"source"`
+	// Written: the profile went to Output, or is in Profile; false with
+	// --strict when something was not imported.
+	Written     bool     `json:"written"`
+	Output      string   `json:"output,omitempty"`
+	Profile     string   `json:"profile,omitempty"` // the YAML, when there is no -o
+	NotImported []string `json:"not_imported"`
+	Unbound     []string `json:"unbound_networks"`
+}
+
+// importMUDJSON prints the report; the exit status and what is written
+// are as with text.
+func importMUDJSON(c *cli.Context, path string, res *mud.Result) error {
+	r := importReport{Source: path, NotImported: res.Unmapped, Unbound: res.Unbound}
+	if r.NotImported == nil {
+		r.NotImported = []string{}
+	}
+	if r.Unbound == nil {
+		r.Unbound = []string{}
+	}
+	var fail error
+	switch out := c.String("output"); {
+	case c.Bool("strict") && (len(res.Unmapped) > 0 || len(res.Unbound) > 0):
+		fail = exitWith{code: exitProfile, msg: fmt.Sprintf("%s: --strict: %d not imported, %d networks left empty; nothing written",
+			path, len(res.Unmapped), len(res.Unbound))}
+	case out != "":
+		if err := writeFileAtomic(out, res.YAML); err != nil {
+			return err
+		}
+		r.Written, r.Output = true, out
+	default:
+		r.Written, r.Profile = true, string(res.YAML)
+	}
+	if err := printJSON(c, r); err != nil {
+		return err
+	}
+	return fail
 }
 
 // listFlag is a repeatable flag whose values are kept whole:

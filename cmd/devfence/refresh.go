@@ -30,13 +30,17 @@ needs apply.
 Examples:
    devfence refresh /etc/devfence/profile.yaml
    devfence refresh --dns 127.0.0.1:53 --netns dev examples/smart-plug.yaml`,
-		Flags:  append(profileFlags(), netnsFlag(), stateDirFlag()),
+		Flags:  append(append(profileFlags(), netnsFlag(), stateDirFlag()), formatFlags(false)...),
 		Action: refreshAction,
 	})
 }
 
 func refreshAction(c *cli.Context) error {
 	path, err := oneProfile(c)
+	if err != nil {
+		return err
+	}
+	format, err := outputFormat(c)
 	if err != nil {
 		return err
 	}
@@ -57,10 +61,26 @@ func refreshAction(c *cli.Context) error {
 	if err != nil {
 		return kernelError(c, err)
 	}
+	if format == formatJSON {
+		sets := r.Sets
+		if sets == nil {
+			sets = []string{}
+		}
+		return printJSON(c, refreshResult{Table: res.Table.Ref(), NetNS: c.String("netns"), Profile: path, Sets: sets})
+	}
 	if len(r.Sets) == 0 {
 		say(c, info, "host addresses unchanged; nothing sent")
 		return nil
 	}
 	say(c, info, "refreshed %s in one transaction", strings.Join(r.Sets, ", "))
 	return nil
+}
+
+// refreshResult is refresh's JSON (docs/JSON.md).
+type refreshResult struct {
+	Table   string `json:"table"`
+	NetNS   string `json:"netns,omitempty"`
+	Profile string `json:"profile"`
+	// Sets are the sets whose elements were replaced; empty: nothing sent.
+	Sets []string `json:"refreshed_sets"`
 }

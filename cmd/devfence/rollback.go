@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,8 +35,9 @@ Examples:
    devfence rollback
    devfence rollback --netns camera
    devfence rollback --if-pending          (at boot)`,
-		Flags: []cli.Flag{netnsFlag(), stateDirFlag(), tableFlag(),
+		Flags: append([]cli.Flag{netnsFlag(), stateDirFlag(), tableFlag(),
 			&cli.BoolFlag{Name: "if-pending", Usage: "only undo an unconfirmed apply --confirm; else do nothing"}},
+			formatFlags(false)...),
 		Action: rollbackAction,
 	})
 }
@@ -43,6 +45,10 @@ Examples:
 func rollbackAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError{errors.New("rollback takes no arguments")}
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	conn, err := openKernel(c)
 	if err != nil {
@@ -54,6 +60,14 @@ func rollbackAction(c *cli.Context) error {
 	if err != nil {
 		return kernelError(c, err)
 	}
+	if format == formatJSON {
+		out := rollbackResult{Table: "inet " + c.String("table"), NetNS: c.String("netns")}
+		if r != nil {
+			out.Table, out.RolledBack, out.Removed = r.Table, true, !r.Existed
+			out.SavedAt = r.SavedAt.UTC().Format(time.RFC3339)
+		}
+		return printJSON(c, out)
+	}
 	if r == nil {
 		return nil // --if-pending, and nothing was pending
 	}
@@ -63,4 +77,15 @@ func rollbackAction(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "devfence: rolled back table %s to its state before the last apply\n", r.Table)
 	}
 	return nil
+}
+
+// rollbackResult is rollback's JSON (docs/JSON.md).
+type rollbackResult struct {
+	Table string `json:"table"`
+	NetNS string `json:"netns,omitempty"`
+	// RolledBack is false only with --if-pending when nothing was pending.
+	RolledBack bool `json:"rolled_back"`
+	// Removed: there was no table before the apply, so it was removed.
+	Removed bool   `json:"removed"`
+	SavedAt string `json:"saved_at,omitempty"` // when the restored table was saved, RFC 3339 UTC
 }

@@ -23,7 +23,7 @@ func init() {
 		Description: `Subscribes to the NFLOG group that the table's log rules send dropped
 packets to, and prints one line per packet: time, direction (in/out),
 protocol, peer address, destination port (the device's own port for in),
-and why it was dropped. --json prints the same, plus both addresses and
+and why it was dropped. --format json prints the same, plus both addresses and
 ports, as one object per line. The table logs at most log.drops packets per
 chain, so a flood shows as a sample.
 
@@ -37,6 +37,11 @@ Why:
    table full            a rule allows it, but its quota set already tracks
                          limits.peers peers, so a new peer is refused
    dropped               output drop without --profile: one of the three above
+
+--syslog sends each line (text, or JSON with --format json) to the local
+syslog instead of stdout, facility daemon, priority notice, tag devfence,
+so that watch can run as a service and the drops persist in the system log
+(see docs/DEVICES.md for a systemd unit).
 
 The table logs every output drop with the same prefix, so telling the last
 three apart needs --profile: the watcher matches the packet against the
@@ -53,15 +58,19 @@ privileges or kernel errors.
 
 Examples:
    devfence watch --profile examples/baby-monitor.yaml
-   devfence watch --netns camera --json --group 3
-   ip netns exec camera devfence watch --profile camera.yaml | grep quota`,
+   devfence watch --netns camera --format json --group 3
+   ip netns exec camera devfence watch --profile camera.yaml | grep quota
+   devfence watch --syslog --profile /etc/devfence/profile.yaml      (as a service)`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "netns", Usage: "watch the device in network namespace `NAME` (under " + nflog.NetNSDir + ")"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
 			&cli.IntFlag{Name: "group", Usage: "read NFLOG group `N`", DefaultText: "the live table's, else the profile's log.group, else 0"},
 			&cli.StringFlag{Name: "profile", Usage: "the `PROFILE` in force: tells not allowed from quota spent and table full"},
 			&cli.StringFlag{Name: "table", Value: compiler.DefaultTable, Usage: "name of the table (family inet) whose quota sets are read"},
 			&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
+			&cli.StringFlag{Name: "format", Value: formatText, Usage: "print `FORMAT`: text, or json for one JSON object per line (docs/JSON.md)"},
+			&cli.BoolFlag{Name: "json", Hidden: true, Usage: "deprecated: use --format json"},
+			&cli.BoolFlag{Name: "syslog", Usage: "send each drop to syslog (daemon.notice, tag devfence) instead of stdout"},
+			&cli.StringFlag{Name: "syslog-socket", Usage: "with --syslog, the syslog daemon's unix datagram socket `PATH`", DefaultText: "the system's, /dev/log"},
 		},
 		Action: watchAction,
 	})
@@ -70,6 +79,10 @@ Examples:
 func watchAction(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return usageError{fmt.Errorf("watch takes no arguments (the profile goes with --profile), got %q", c.Args().First())}
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	opt := nflog.Options{NetNS: c.String("netns")}
 	group, from := 0, "the default"
@@ -106,6 +119,18 @@ func watchAction(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "devfence: warning: "+format+"\n", args...)
 	}
 
+	emit := nflog.LineWriter(c.App.Writer, format == formatJSON)
+	if c.Bool("syslog") {
+		e, closeLog, err := syslogEmit(c.String("syslog-socket"), format == formatJSON)
+		if err != nil {
+			return exitWith{exitUsage, "watch: " + err.Error()}
+		}
+		defer closeLog()
+		emit = e
+	} else if c.IsSet("syslog-socket") {
+		return usageError{errors.New("--syslog-socket needs --syslog")}
+	}
+
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	w, err := nflog.NewWatcher(opt)
@@ -121,7 +146,7 @@ func watchAction(c *cli.Context) error {
 	}
 	say(c, info, "watching NFLOG group %d%s; Ctrl-C stops", opt.Group, where)
 
-	return w.Run(ctx, nflog.LineWriter(c.App.Writer, c.Bool("json")))
+	return w.Run(ctx, emit)
 }
 
 // liveGroup reads the NFLOG group that the table in force (--table, in

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -17,8 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	// `go test ./... -update` passes -update to every test binary.
-	_ "github.com/devfence/devfence/internal/golden"
+	"github.com/devfence/devfence/internal/golden"
 	"github.com/devfence/devfence/internal/netlab"
 	"github.com/devfence/devfence/internal/nflog"
 )
@@ -126,7 +126,7 @@ func enterAndDropCapNetAdmin(nsPath string) error {
 	return unix.Capset(&hdr, &data[0])
 }
 
-// TestWatchCLI runs `devfence watch --netns --json --profile` as a process
+// TestWatchCLI runs `devfence watch --netns --format json --profile` as a process
 // against examples/baby-monitor.yaml loaded in a lab device, provokes an
 // input and an output drop, reads them as JSON lines, and stops the process
 // with SIGTERM, which must end it cleanly with status 0.
@@ -142,7 +142,7 @@ func TestWatchCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--json", "--profile", babyMonitor)
+	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--format", "json", "--profile", babyMonitor)
 
 	// The child says when the group is bound; packets sent before would go
 	// unlogged.
@@ -165,9 +165,14 @@ func TestWatchCLI(t *testing.T) {
 	if _, err := l.Device.SendUDP(netlab.Unassigned4, 9999, []byte("x"), 1); err == nil {
 		t.Fatal("UDP to port 9999 was not dropped")
 	}
-	out := waitRecord(t, lines, "the device's UDP to port 9999", func(r nflog.Record) bool {
+	out, line := waitRecordLine(t, lines, "the device's UDP to port 9999", func(r nflog.Record) bool {
 		return r.Direction == "out" && r.Peer == netlab.Unassigned4 && r.Port == 9999
 	})
+	// watch's JSON shape (docs/JSON.md): the time and the ephemeral
+	// source port are the only values that change from run to run.
+	golden.Compare(t, jsonGolden("watch"), []byte(normalise(t, "watch", line+"\n",
+		normalRule{regexp.MustCompile(`"time":"[^"]+"`), 1, `"time":"TIME"`},
+		normalRule{regexp.MustCompile(`"sport":[0-9]+,`), 1, `"sport":0,`})))
 	if out.Reason != nflog.NotAllowed || out.Proto != "udp" {
 		t.Errorf("output record %+v", out)
 	}
@@ -250,7 +255,7 @@ func TestWatchLiveGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--json", "-v")
+	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--format", "json", "-v")
 	waitLine(t, errLines, "the group's source", func(s string) bool {
 		return strings.Contains(s, "NFLOG group 3 from the table in force")
 	})
@@ -310,8 +315,15 @@ func waitLine(t *testing.T, lines <-chan string, what string, match func(string)
 // one JSON object.
 func waitRecord(t *testing.T, lines <-chan string, what string, match func(nflog.Record) bool) nflog.Record {
 	t.Helper()
+	rec, _ := waitRecordLine(t, lines, what, match)
+	return rec
+}
+
+// waitRecordLine is waitRecord that also returns the line as printed.
+func waitRecordLine(t *testing.T, lines <-chan string, what string, match func(nflog.Record) bool) (nflog.Record, string) {
+	t.Helper()
 	var rec nflog.Record
-	waitLine(t, lines, what, func(s string) bool {
+	line := waitLine(t, lines, what, func(s string) bool {
 		var r nflog.Record
 		if err := json.Unmarshal([]byte(s), &r); err != nil {
 			t.Errorf("not a JSON line: %q: %v", s, err)
@@ -321,5 +333,5 @@ func waitRecord(t *testing.T, lines <-chan string, what string, match func(nflog
 		return match(r)
 	})
 	t.Logf("%s: %s", what, rec.Text())
-	return rec
+	return rec, line
 }

@@ -42,6 +42,9 @@ type Options struct {
 	Poll time.Duration
 	// Profile names the profile in the pending state, for status.
 	Profile string
+	// ProfileSHA256 is the digest of the profile file's bytes, kept with
+	// what was applied, for status.
+	ProfileSHA256 string
 	// Progress gets one line per step worth telling (stderr); nil is quiet.
 	Progress io.Writer
 	// Guard is the command line that starts a detached guard (the
@@ -60,6 +63,7 @@ type Result struct {
 	Stats     netlink.Stats
 	Elapsed   time.Duration // of the transaction
 	Confirmed bool          // with Confirm: `devfence confirm` came in time
+	Plan      Plan          // what the transaction changed
 }
 
 var (
@@ -133,7 +137,7 @@ func recoverIntent(k Kernel, st *store, s *state) error {
 		return err
 	}
 	if digest(live) == p.Next && live != nil {
-		s.Previous = p.Before
+		s.Previous, s.Applied = p.Before, p.applied()
 	}
 	s.Pending = nil
 	return st.write(s)
@@ -179,7 +183,8 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p := &pending{ID: id, Kind: kindApply, PID: os.Getpid(), Profile: opt.Profile, Next: digest(compiled), Before: before}
+	p := &pending{ID: id, Kind: kindApply, PID: os.Getpid(), Profile: opt.Profile, ProfileSHA256: opt.ProfileSHA256,
+		At: time.Now().UTC(), Next: digest(compiled), Before: before}
 	var sigs chan os.Signal
 	if opt.Confirm > 0 {
 		p.Kind, p.Deadline = kindConfirm, time.Now().Add(opt.Confirm).UTC()
@@ -209,13 +214,13 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 	}
 	start := time.Now()
 	stats, err := k.Apply(rules.Replace(compiled))
-	res := Result{Changed: err == nil, Stats: stats, Elapsed: time.Since(start)}
+	res := Result{Changed: err == nil, Stats: stats, Elapsed: time.Since(start), Plan: PlanChange(live, compiled)}
 	if err != nil {
 		return Result{}, errors.Join(fmt.Errorf("apply table %s: %w", compiled.Ref(), err), drop(st, s))
 	}
 	crashPoint(CrashTableApplied)
 	if p.Kind == kindApply {
-		s.Previous, s.Pending = before, nil
+		s.Previous, s.Pending, s.Applied = before, nil, p.applied()
 		return res, st.write(s)
 	}
 	l.release() // confirm and rollback need it while we wait
@@ -348,8 +353,17 @@ func Confirm(stateDir string, t Target) error {
 		return ErrNothingPending
 	}
 	s.Settled = &settled{ID: s.Pending.ID, Outcome: outcomeConfirmed}
-	s.Previous, s.Pending = s.Pending.Before, nil
+	s.Previous, s.Pending, s.Applied = s.Pending.Before, nil, s.Pending.applied()
 	return st.write(s)
+}
+
+// applied is the record of p once the kernel has its table for good.
+// A pending written before the record existed has no time: no record.
+func (p *pending) applied() *applied {
+	if p.At.IsZero() {
+		return nil
+	}
+	return &applied{At: p.At, Profile: p.Profile, ProfileSHA256: p.ProfileSHA256, Table: p.Next}
 }
 
 // RollbackOptions tune Rollback.
@@ -405,7 +419,8 @@ func Rollback(k Kernel, stateDir, family, name string, opt RollbackOptions) (*Ro
 		return nil, err
 	}
 	crashPoint(CrashTableRestored)
-	s.Previous = nil
+	// What is in force now was applied before the record it replaced.
+	s.Previous, s.Applied = nil, nil
 	if err := st.write(s); err != nil {
 		return nil, err
 	}

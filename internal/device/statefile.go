@@ -2,17 +2,16 @@ package device
 
 import (
 	"cmp"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/devfence/devfence/internal/sha256lite"
 	"github.com/devfence/devfence/rules"
 )
 
@@ -65,6 +64,42 @@ type state struct {
 	Previous *saved   `json:"previous,omitempty"` // what rollback restores when nothing is pending
 	Pending  *pending `json:"pending,omitempty"`
 	Settled  *settled `json:"settled,omitempty"` // how the last pending change ended
+	// Applied is what the last committed apply put in force, for status;
+	// status believes it only while the live table's digest is Table.
+	Applied *applied `json:"applied,omitempty"`
+}
+
+// applied records an apply that committed (or was confirmed).
+type applied struct {
+	At            time.Time `json:"at"`
+	Profile       string    `json:"profile,omitempty"`
+	ProfileSHA256 string    `json:"profile_sha256,omitempty"` // of the profile file's bytes
+	Table         string    `json:"table"`                    // digest of the table put in force
+}
+
+func (a *applied) check() error {
+	switch {
+	case a.At.IsZero():
+		return errors.New("applied: no time")
+	case !isDigest(a.Table):
+		return fmt.Errorf("applied: table digest %q is not a SHA-256", a.Table)
+	case a.ProfileSHA256 != "" && !isDigest(a.ProfileSHA256):
+		return fmt.Errorf("applied: profile digest %q is not a SHA-256", a.ProfileSHA256)
+	}
+	return nil
+}
+
+// isDigest: 64 lowercase hex digits, as digest writes.
+func isDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // pending is a change the kernel may already have: the table before it,
@@ -76,8 +111,11 @@ type pending struct {
 	Guard    int       `json:"guard,omitempty"` // pid of the detached guard
 	Deadline time.Time `json:"deadline,omitzero"`
 	Profile  string    `json:"profile,omitempty"`
-	Next     string    `json:"next"` // digest of the new table's rendering
-	Before   *saved    `json:"before"`
+	// ProfileSHA256 and At become the applied record once committed.
+	ProfileSHA256 string    `json:"profile_sha256,omitempty"`
+	At            time.Time `json:"at,omitzero"`
+	Next          string    `json:"next"` // digest of the new table's rendering
+	Before        *saved    `json:"before"`
 }
 
 type settled struct {
@@ -85,17 +123,14 @@ type settled struct {
 	Outcome string `json:"outcome"`
 }
 
-// digest tells whether the kernel holds the table an interrupted apply was
-// sending. Crash recovery needs no cryptographic strength (whoever can
-// write the state file can do worse), and crypto/sha256 would pull Go's
-// FIPS module, about 0.5 MB, into the device build.
+// digest is the SHA-256 of a table's rendering: crash recovery uses it to
+// tell whether the kernel holds the table an interrupted apply was sending,
+// and status whether the table in force is the one applied.
 func digest(t *rules.Table) string {
 	if t == nil {
 		return ""
 	}
-	h := fnv.New128a()
-	h.Write([]byte(t.String()))
-	return hex.EncodeToString(h.Sum(nil))
+	return sha256lite.Hex([]byte(t.String()))
 }
 
 // parseState reads a state file's content and checks it belongs to want
@@ -138,6 +173,11 @@ func parseState(data []byte, want Target) (*state, error) {
 	}
 	if s.Settled != nil && s.Settled.ID == "" {
 		return nil, errors.New("settled: no id")
+	}
+	if s.Applied != nil {
+		if err := s.Applied.check(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

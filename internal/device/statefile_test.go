@@ -9,6 +9,9 @@ import (
 	"github.com/devfence/devfence/rules"
 )
 
+// hex64 is a well-formed SHA-256 digest.
+const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 var fuzzTarget = Target{NetNS: "netns-a", Family: "inet", Name: "devfence"}
 
 // validState is a state file with a previous table and a pending apply
@@ -53,6 +56,11 @@ func TestParseStateCrafted(t *testing.T) {
 		{"saved table without content", strings.Replace(valid, `"exists":true,"table":`, `"exists":true,"x":`, 1), "saved table has no content"},
 		{"unknown statement", strings.Replace(valid, `"type":"Verdict"`, `"type":"Exec"`, 1), `unknown statement type "Exec"`},
 		{"settled without id", strings.Replace(valid, `"pending":`, `"settled":{},"pending":`, 1), "settled: no id"},
+		{"applied", strings.Replace(valid, `"pending":`, `"applied":{"at":"2026-11-29T17:00:00Z","profile":"p.yaml","profile_sha256":"`+hex64+`","table":"`+hex64+`"},"pending":`, 1), ""},
+		{"applied without time", strings.Replace(valid, `"pending":`, `"applied":{"table":"`+hex64+`"},"pending":`, 1), "applied: no time"},
+		{"applied with a short digest", strings.Replace(valid, `"pending":`, `"applied":{"at":"2026-11-29T17:00:00Z","table":"ab"},"pending":`, 1), `applied: table digest "ab" is not a SHA-256`},
+		{"applied with an upper-case profile digest", strings.Replace(valid, `"pending":`, `"applied":{"at":"2026-11-29T17:00:00Z","profile_sha256":"`+strings.ToUpper(hex64)+`","table":"`+hex64+`"},"pending":`, 1), "applied: profile digest"},
+		{"applied null", strings.Replace(valid, `"pending":`, `"applied":null,"pending":`, 1), ""},
 		{"valid", valid, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 // what the final drop rules counted.
 type Report struct {
 	Table   string `json:"table"`
+	NetNS   string `json:"netns,omitempty"` // the --netns name, "" for the caller's
 	InForce bool   `json:"in_force"`
 	// Matches is nil when no profile was given.
 	Matches   *bool         `json:"matches_profile,omitempty"`
@@ -25,6 +26,27 @@ type Report struct {
 	Drops     []DropCounter `json:"drops"`
 	Pending   *Pending      `json:"pending_confirmation,omitempty"`
 	Unmatched int           `json:"unrecognised_statements,omitempty"`
+	// Applied is the last apply recorded in the state dir; nil when none.
+	Applied *Applied `json:"applied,omitempty"`
+	// Policies are the base chains' default verdicts.
+	Policies []ChainPolicy `json:"default_policies"`
+}
+
+// Applied is what the last apply recorded. InForce says whether the
+// live table is still the one it put in force (same digest): when not,
+// someone changed or replaced the table since, and the rest is history.
+type Applied struct {
+	At            time.Time `json:"at"`
+	Profile       string    `json:"profile,omitempty"`
+	ProfileSHA256 string    `json:"profile_sha256,omitempty"`
+	InForce       bool      `json:"in_force"`
+}
+
+// ChainPolicy is a base chain's hook and default verdict.
+type ChainPolicy struct {
+	Chain  string `json:"chain"`
+	Hook   string `json:"hook"`
+	Policy string `json:"policy"`
 }
 
 // Peer is a consenting peer and how long its consent lasts without more
@@ -32,7 +54,7 @@ type Report struct {
 type Peer struct {
 	Address string   `json:"address"`
 	Set     string   `json:"set"`
-	Expires Duration `json:"expires_in"`
+	Expires Duration `json:"expires_in_s"`
 }
 
 // Quota is one metered budget: a dynamic set whose elements carry quotas.
@@ -40,7 +62,7 @@ type Quota struct {
 	Set     string      `json:"set"`
 	Comment string      `json:"comment,omitempty"`
 	Budget  uint64      `json:"budget_bytes"`
-	Window  Duration    `json:"window"`
+	Window  Duration    `json:"window_s"`
 	Peers   []QuotaUsed `json:"peers"`
 }
 
@@ -49,7 +71,7 @@ type QuotaUsed struct {
 	Key    string   `json:"key"`
 	Used   uint64   `json:"used_bytes"`
 	Budget uint64   `json:"budget_bytes"`
-	Resets Duration `json:"resets_in"`
+	Resets Duration `json:"resets_in_s"`
 }
 
 // DropCounter is the counter of a chain's final drop rule.
@@ -67,19 +89,24 @@ type Pending struct {
 	Profile  string    `json:"profile,omitempty"`
 }
 
-// Duration marshals as Go duration text ("59m12s").
+// Duration is shown as Go duration text ("59m12s") and marshals as a
+// number of seconds, as every duration in devfence's JSON does (keys end
+// in _s; docs/JSON.md).
 type Duration time.Duration
 
 func (d Duration) String() string { return time.Duration(d).Round(time.Second).String() }
 
-// MarshalJSON writes the duration as its text, which carries its unit.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+// MarshalJSON writes whole seconds: the kernel's timeouts are what is
+// shown, and a person or a script needs no finer grain for them.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(int64(time.Duration(d).Round(time.Second) / time.Second))
+}
 
 // Status reads the live table family/name and, if profile is not nil,
 // compares it with the compiled profile. A missing table is a report with
 // InForce false, not an error.
 func Status(k Kernel, family, name string, profile *rules.Table, stateDir string) (*Report, error) {
-	r := &Report{Table: family + " " + name, Consent: []Peer{}, Quotas: []Quota{}, Drops: []DropCounter{}}
+	r := &Report{Table: family + " " + name, Consent: []Peer{}, Quotas: []Quota{}, Drops: []DropCounter{}, Policies: []ChainPolicy{}}
 	live, err := readLive(k, family, name)
 	if err != nil {
 		return nil, err
@@ -104,10 +131,18 @@ func Status(k Kernel, family, name string, profile *rules.Table, stateDir string
 		pe := pendingError(s.Pending).(*PendingError)
 		r.Pending = &Pending{PID: pe.PID, Deadline: pe.Deadline, Waiting: pe.Alive, Profile: pe.Profile}
 	}
+	if a := s.Applied; a != nil {
+		r.Applied = &Applied{At: a.At, Profile: a.Profile, ProfileSHA256: a.ProfileSHA256, InForce: live != nil && digest(live) == a.Table}
+	}
 	if live == nil {
 		return r, nil
 	}
 	r.InForce = true
+	for _, ch := range live.Chains {
+		if ch.Hook != "" {
+			r.Policies = append(r.Policies, ChainPolicy{Chain: ch.Name, Hook: string(ch.Hook), Policy: string(ch.Policy)})
+		}
+	}
 
 	// The rules say which sets hold consent (updated without a quota) and
 	// which meter (added to with a quota); the names are the compiler's
@@ -179,8 +214,12 @@ func dropCounter(r *rules.Rule) (rules.Counter, bool) {
 	return rules.Counter{}, false
 }
 
-// Text is the report for a person.
-func (r *Report) Text() string {
+// Text is the report for a person: HeaderText, then LiveText.
+func (r *Report) Text() string { return r.HeaderText() + r.LiveText() }
+
+// HeaderText is what is in force and since when: the table, the last
+// apply, the chains' default policies and any pending confirmation.
+func (r *Report) HeaderText() string {
 	var b strings.Builder
 	if !r.InForce {
 		fmt.Fprintf(&b, "table %s: not in force\n", r.Table)
@@ -203,8 +242,34 @@ func (r *Report) Text() string {
 				p.PID, p.Deadline.Local().Format(time.DateTime))
 		}
 	}
+	if a := r.Applied; a != nil {
+		fmt.Fprintf(&b, "applied: %s", a.At.UTC().Format("2006-01-02 15:04:05 UTC"))
+		if a.Profile != "" {
+			fmt.Fprintf(&b, " from %s", a.Profile)
+		}
+		if a.ProfileSHA256 != "" {
+			fmt.Fprintf(&b, " (sha256 %s)", a.ProfileSHA256[:12])
+		}
+		if !a.InForce {
+			b.WriteString("; the table has changed since (see devfence diff)")
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Policies) > 0 {
+		var ps []string
+		for _, p := range r.Policies {
+			ps = append(ps, p.Policy+" ("+p.Chain+")")
+		}
+		fmt.Fprintf(&b, "default: %s\n", strings.Join(ps, ", "))
+	}
+	return b.String()
+}
+
+// LiveText is the datapath's state: consent, quota use, drops.
+func (r *Report) LiveText() string {
+	var b strings.Builder
 	if !r.InForce {
-		return b.String()
+		return ""
 	}
 	fmt.Fprintf(&b, "consenting peers: %d\n", len(r.Consent))
 	for _, p := range r.Consent {

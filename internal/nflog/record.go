@@ -84,18 +84,18 @@ type Record struct {
 	Dst      netip.Addr `json:"dst,omitzero"`
 	SrcPort  uint16     `json:"sport,omitempty"`
 	DstPort  uint16     `json:"dport,omitempty"`
-	TCPFlags string     `json:"tcpFlags,omitempty"`
-	ICMPType *uint8     `json:"icmpType,omitempty"`
-	ICMPCode *uint8     `json:"icmpCode,omitempty"`
+	TCPFlags string     `json:"tcp_flags,omitempty"`
+	ICMPType *uint8     `json:"icmp_type,omitempty"`
+	ICMPCode *uint8     `json:"icmp_code,omitempty"`
 	Length   int        `json:"length,omitempty"`
-	InIf     string     `json:"inIf,omitempty"`
-	OutIf    string     `json:"outIf,omitempty"`
+	InIf     string     `json:"in_if,omitempty"`
+	OutIf    string     `json:"out_if,omitempty"`
 
 	Prefix string `json:"prefix"`
 	Group  uint16 `json:"group"`
 
 	// ParseError is set when the payload could not be decoded.
-	ParseError string `json:"parseError,omitempty"`
+	ParseError string `json:"parse_error,omitempty"`
 
 	headers Headers // what classification matches on
 }
@@ -196,7 +196,11 @@ func (r Record) Text() string {
 }
 
 // JSON is the record as one line of JSON (no newline).
-func (r Record) JSON() ([]byte, error) { return json.Marshal(r) }
+// The time is in UTC, as every point in time in devfence's JSON.
+func (r Record) JSON() ([]byte, error) {
+	r.Time = r.Time.UTC()
+	return json.Marshal(r)
+}
 
 // LineWriter returns an emit function for Watcher.Run that writes each
 // record to w as one line, text or JSON. Each line is one Write, so a

@@ -62,7 +62,8 @@ func TestRecordText(t *testing.T) {
 
 func TestRecordJSON(t *testing.T) {
 	p := Packet{Prefix: "devfence cam in drop: ", Group: 7, InDev: 2,
-		Timestamp: time.Date(2025, 11, 22, 10, 4, 5, 0, time.UTC),
+		// A kernel timestamp in local time is written in UTC.
+		Timestamp: time.Date(2025, 11, 22, 12, 4, 5, 0, time.FixedZone("UTC+2", 2*3600)),
 		Payload:   ipv4("198.51.100.66", "192.0.2.10", ProtoTCP, 5, 0, tcp(40000, 23, 0x02))}
 	r := newRecord(p, time.Time{}, nil) // the kernel's time wins
 	r.Reason = Unsolicited
@@ -72,7 +73,7 @@ func TestRecordJSON(t *testing.T) {
 	}
 	want := `{"time":"2025-11-22T10:04:05Z","direction":"in","device":"cam","reason":"unsolicited",` +
 		`"family":"ipv4","proto":"tcp","peer":"198.51.100.66","port":23,"src":"198.51.100.66","dst":"192.0.2.10",` +
-		`"sport":40000,"dport":23,"tcpFlags":"SYN","length":40,"inIf":"if2","prefix":"devfence cam in drop: ","group":7}`
+		`"sport":40000,"dport":23,"tcp_flags":"SYN","length":40,"in_if":"if2","prefix":"devfence cam in drop: ","group":7}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devfence/devfence/internal/netlab"
+)
+
+// TestWatchSyslog: with --syslog, a dropped packet reaches the syslog
+// socket (a unixgram listener standing in for /dev/log) as one message,
+// daemon.notice (<29>) tagged devfence, and nothing goes to stdout.
+func TestWatchSyslog(t *testing.T) {
+	netlab.RequireTool(t, "nft")
+	l := netlab.New(t, netlab.WithVictims(0))
+	var ruleset, errb bytes.Buffer
+	if code := run([]string{"devfence", "compile", babyMonitor}, &ruleset, &errb); code != exitOK {
+		t.Fatalf("compile: exit %d: %s", code, errb.String())
+	}
+	if err := l.Device.NFT(ruleset.String()); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--profile", babyMonitor, "--syslog", "--syslog-socket", sock)
+	waitLine(t, errLines, "the watching notice", func(s string) bool { return strings.Contains(s, "watching NFLOG group 0") })
+	if _, err := l.Device.SendUDP(netlab.Unassigned4, 9999, []byte("x"), 1); err == nil {
+		t.Fatal("UDP to port 9999 was not dropped")
+	}
+	want := []string{"<29>", " devfence[", "]: ", "out udp " + netlab.Unassigned4.String() + " port 9999: not allowed"}
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(watchWait); ; {
+		conn.SetReadDeadline(deadline)
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no syslog message for the drop: %v", err)
+		}
+		msg := string(buf[:n])
+		if !strings.Contains(msg, "port 9999") {
+			t.Logf("skipped syslog message: %q", msg)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("syslog message %q lacks %q", msg, w)
+			}
+		}
+		t.Logf("syslog got %q", msg)
+		break
+	}
+	stop()
+	for l := range lines {
+		t.Errorf("stdout with --syslog: %q", l)
+	}
+}
+
+func TestWatchSyslogUsage(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-socket")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"socket without --syslog", []string{"watch", "--syslog-socket", missing}, "--syslog-socket needs --syslog"},
+		{"no syslog daemon", []string{"watch", "--syslog", "--syslog-socket", missing}, "watch: syslog: connect to " + missing + ": "},
+	} {
+		code, out, errs := devfence(t, tc.args...)
+		if code != exitUsage || out != "" || !strings.Contains(errs, tc.stderr) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.name, code, out, errs, tc.stderr)
+		}
+	}
+}
