@@ -17,7 +17,16 @@ func (p *PortRange) decodeYAML(d *decoder, n *yaml.Node, path string) {
 		d.errorf(n, path, "expected a port or a range \"lo-hi\", got %s", describe(n))
 		return
 	}
-	r, err := ParsePortRange(n.Value)
+	parse := ParsePortRange
+	if n.Tag == "!!int" {
+		// A YAML number is one port, however it is signed: -1 is out of
+		// range, not a range missing its start.
+		parse = func(s string) (PortRange, error) {
+			p, err := parsePort(s)
+			return PortRange{p, p}, err
+		}
+	}
+	r, err := parse(n.Value)
 	if err != nil {
 		d.errorf(n, path, "%v", err)
 		return

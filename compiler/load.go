@@ -54,6 +54,10 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // Parse decodes and checks a profile held in memory; file names it in diagnostics.
 func Parse(file string, data []byte) (p *Profile, err error) {
 	src := &Source{File: file, size: len(data)}
+	// yaml.v3 reports bad bytes without a position; find them first.
+	if d, bad := badText(file, data); bad {
+		return nil, Diagnostics{d}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
