@@ -157,7 +157,7 @@ func TestClassify(t *testing.T) {
 		table:   tbl,
 		sets: &fakeSets{elems: map[string]Meter{
 			"quota_allow_ntp_v6 2001:db8:2::": spent,
-			"total " + nfproto6:         room,
+			"total " + nfproto6:               room,
 		}},
 		want:   QuotaSpent,
 		detail: "2001:db8:2::/64 has used its 16KiB",

@@ -19,8 +19,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/devfence/devfence/internal/nsthread"
-	"github.com/devfence/devfence/rules/netlink"
 )
+
+// netnsDir is where `ip netns` keeps named namespaces (rules/netlink's
+// NetNSDir, which this package cannot import: its tests import this one).
+const netnsDir = "/var/run/netns"
 
 // DNSResolver resolves host names the way a program in network namespace
 // netns ("" is the caller's) would: through the DNS server at addr
@@ -270,7 +273,7 @@ func (c *dnsClient) dial(ctx context.Context, network, server string) (net.Conn,
 	if strings.ContainsRune(c.netns, '/') || c.netns == "." || c.netns == ".." {
 		return nil, fmt.Errorf("network namespace %q: not a namespace name", c.netns)
 	}
-	fd, err := unix.Open(filepath.Join(netlink.NetNSDir, c.netns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(filepath.Join(netnsDir, c.netns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("network namespace %q: %w", c.netns, err)
 	}

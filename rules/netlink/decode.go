@@ -163,6 +163,12 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 			return one(rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"}), 2
 		}
 	case m.Key == expr.MetaKeyL4PROTO && len(c.Data) == 1:
+		name, ok := l4protoName(c.Data[0])
+		if !ok {
+			// The encoder knows only the protocols devfence matches; a
+			// statement it could not encode again would break apply.
+			return nil, 0
+		}
 		d.ctx.l4proto = c.Data[0]
 		// Directly before a transport header match it is the dependency
 		// nft inserts for that match, which the match's text implies; not
@@ -176,7 +182,7 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 				return nil, 2
 			}
 		}
-		return one(rules.Meta{Key: rules.MetaL4Proto, Value: l4protoName(c.Data[0])}), 2
+		return one(rules.Meta{Key: rules.MetaL4Proto, Value: name}), 2
 	case (m.Key == expr.MetaKeyIIF || m.Key == expr.MetaKeyOIF) && len(c.Data) == 4:
 		if d.names == nil {
 			return nil, 0
@@ -194,13 +200,13 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 	return nil, 0
 }
 
-func l4protoName(p uint8) string {
+func l4protoName(p uint8) (string, bool) {
 	for name, n := range l4protoNumbers {
 		if n == p {
-			return name
+			return name, true
 		}
 	}
-	return strconv.Itoa(int(p))
+	return "", false
 }
 
 func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
@@ -242,7 +248,14 @@ func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
 		if !ok || !ok2 || cm.Op != expr.CmpOpEq || len(cm.Data) != 4 {
 			return nil, 0
 		}
-		return one(rules.CtMark{Mask: mask, Value: binaryutil.NativeEndian.Uint32(cm.Data)}), 3
+		// Only what the encoder writes: a value within a partial mask.
+		// Anything else (a value outside the mask can never match) stays
+		// raw rather than becoming a statement that cannot be applied.
+		value := binaryutil.NativeEndian.Uint32(cm.Data)
+		if mask == ^uint32(0) || value&^mask != 0 {
+			return nil, 0
+		}
+		return one(rules.CtMark{Mask: mask, Value: value}), 3
 	case expr.CtKeyDIRECTION:
 		cm, ok := d.cmpAt(1)
 		if !ok || cm.Op != expr.CmpOpEq || len(cm.Data) != 1 || cm.Data[0] > 1 {
@@ -319,7 +332,7 @@ func networkFields(f rules.Family) []field {
 func transportFields(l4 uint8) []field {
 	switch l4 {
 	case unix.IPPROTO_TCP, unix.IPPROTO_UDP:
-		name := l4protoName(l4)
+		name, _ := l4protoName(l4)
 		port := func(af rules.AddrField) func([]byte, bool) (rules.Stmt, bool) {
 			return func(data []byte, neg bool) (rules.Stmt, bool) {
 				p := bigEndian.Uint16(data)

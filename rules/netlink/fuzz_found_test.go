@@ -1,0 +1,54 @@
+package netlink
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+
+	"github.com/devfence/devfence/rules"
+)
+
+// TestDecodeFuzzFindings holds what FuzzDecodeRule found, as regular cases:
+// bytecode the decoder used to turn into statements the encoder refuses.
+func TestDecodeFuzzFindings(t *testing.T) {
+	l4 := func(p byte) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{p}},
+		}
+	}
+	mark := func(mask, value uint32) []expr.Any {
+		return []expr.Any{
+			&expr.Ct{Key: expr.CtKeyMARK, Register: reg},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(mask), Xor: binaryutil.NativeEndian.PutUint32(0)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: binaryutil.NativeEndian.PutUint32(value)},
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		exprs []expr.Any
+		want  string
+	}{
+		// Was `meta l4proto 48`, which encodeStmts refuses: apply of a
+		// merged table would fail on a rule that only reads back.
+		{"unknown l4proto stays raw", l4(48), "[meta load l4proto => reg 1] [cmp eq reg 1 0x30]"},
+		{"known l4proto decodes", l4(17), "meta l4proto udp"},
+		// Was `ct mark & 0x30303030 == 0x31303030`, a test that never
+		// matches and that encodeStmts refuses as not a bit test (here
+		// byte-symmetric values, so the text is the same on any endianness).
+		{"ct mark value outside its mask stays raw", mark(0x30303030, 0x31313131),
+			"[ct load mark => reg 1] [bitwise reg 1 = (reg 1 & 0x30303030) ^ 0x00000000] [cmp eq reg 1 0x31313131]"},
+		{"ct mark bit test decodes", mark(1<<30, 1<<30), "ct mark & 0x40000000 == 0x40000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := (&rules.Rule{Stmts: decodeExprs(wire(t, tc.exprs), loopback{})}).String()
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("decoded (-want +got):\n%s", d)
+			}
+			checkDecode(t, exprList(t, tc.exprs))
+		})
+	}
+}
