@@ -387,6 +387,10 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 				return nil, 0
 			}
 			pm.Hi = bigEndian.Uint16(hi.Data)
+			if pm.Hi < pm.Lo {
+				// An empty range, which the encoder refuses: keep it raw.
+				return nil, 0
+			}
 			return one(pm), 3
 		}
 		return d.constant(p, fields)

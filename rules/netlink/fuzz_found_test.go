@@ -1,11 +1,13 @@
 package netlink
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"github.com/devfence/devfence/rules"
 )
@@ -27,6 +29,12 @@ func TestDecodeFuzzFindings(t *testing.T) {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: binaryutil.NativeEndian.PutUint32(value)},
 		}
 	}
+	ports := func(lo, hi uint16) []expr.Any {
+		return append(l4(unix.IPPROTO_TCP),
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpGte, Register: reg, Data: binary.BigEndian.AppendUint16(nil, lo)},
+			&expr.Cmp{Op: expr.CmpOpLte, Register: reg, Data: binary.BigEndian.AppendUint16(nil, hi)})
+	}
 	for _, tc := range []struct {
 		name  string
 		exprs []expr.Any
@@ -42,6 +50,10 @@ func TestDecodeFuzzFindings(t *testing.T) {
 		{"ct mark value outside its mask stays raw", mark(0x30303030, 0x31313131),
 			"[ct load mark => reg 1] [bitwise reg 1 = (reg 1 & 0x30303030) ^ 0x00000000] [cmp eq reg 1 0x31313131]"},
 		{"ct mark bit test decodes", mark(1<<30, 1<<30), "ct mark & 0x40000000 == 0x40000000"},
+		// Was `tcp sport 12336-12320`, an empty range the encoder refuses.
+		{"reversed port range stays raw", ports(12336, 12320),
+			"meta l4proto tcp [payload load 2b @ transport header + 0 => reg 1] [cmp gte reg 1 0x3030] [cmp lte reg 1 0x3020]"},
+		{"port range decodes", ports(5000, 5100), "tcp sport 5000-5100"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := (&rules.Rule{Stmts: decodeExprs(wire(t, tc.exprs), loopback{})}).String()
