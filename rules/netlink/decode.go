@@ -421,7 +421,9 @@ func (d *decoder) network(p *expr.Payload) ([]rules.Stmt, int) {
 		af := f.addr
 		switch e := d.at(1).(type) {
 		case *expr.Lookup:
-			if e.SourceRegister != reg || e.IsDestRegSet {
+			// Without a set name the statement would be a prefix match
+			// against no prefix.
+			if e.SourceRegister != reg || e.IsDestRegSet || e.SetName == "" {
 				return nil, 0
 			}
 			return one(rules.AddrMatch{Family: af.family, Field: af.field, Set: e.SetName, Neg: e.Invert}), 2
@@ -517,7 +519,7 @@ func zeroAddr(size uint32) netip.Addr {
 }
 
 func dynsetStmt(d *expr.Dynset, key rules.Key) (rules.Stmt, bool) {
-	if d.SrcRegKey != reg || d.SrcRegData != 0 || d.Timeout != 0 || d.Invert {
+	if d.SrcRegKey != reg || d.SrcRegData != 0 || d.Timeout != 0 || d.Invert || d.SetName == "" {
 		return nil, false
 	}
 	s := rules.DynsetUpdate{Set: d.SetName, Key: key}

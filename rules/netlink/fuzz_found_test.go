@@ -35,6 +35,14 @@ func TestDecodeFuzzFindings(t *testing.T) {
 			&expr.Cmp{Op: expr.CmpOpGte, Register: reg, Data: binary.BigEndian.AppendUint16(nil, lo)},
 			&expr.Cmp{Op: expr.CmpOpLte, Register: reg, Data: binary.BigEndian.AppendUint16(nil, hi)})
 	}
+	lookup := func(set string) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{unix.NFPROTO_IPV4}},
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Lookup{SourceRegister: reg, SetName: set},
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		exprs []expr.Any
@@ -54,6 +62,11 @@ func TestDecodeFuzzFindings(t *testing.T) {
 		{"reversed port range stays raw", ports(12336, 12320),
 			"meta l4proto tcp [payload load 2b @ transport header + 0 => reg 1] [cmp gte reg 1 0x3030] [cmp lte reg 1 0x3020]"},
 		{"port range decodes", ports(5000, 5100), "tcp sport 5000-5100"},
+		// Was `ip daddr invalid Prefix`: a lookup naming no set became a
+		// prefix match with no prefix.
+		{"lookup without a set name stays raw", lookup(""),
+			"meta nfproto ipv4 [payload load 4b @ network header + 16 => reg 1] [lookup reg 1 set ]"},
+		{"lookup decodes", lookup("allow_dns_v4"), "meta nfproto ipv4 ip daddr @allow_dns_v4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := (&rules.Rule{Stmts: decodeExprs(wire(t, tc.exprs), loopback{})}).String()
