@@ -19,6 +19,11 @@ func TestParseFuzzFindings(t *testing.T) {
 f.yaml:1:1: device.name: is required
 f.yaml:2:2: networks..: network name "." must be lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters
 f.yaml:2:4: networks..: expected a list of addresses and CIDRs, got nothing`},
+		// Was reported at line 2 of what the test took for a 1-line file:
+		// YAML takes a lone CR for a line break.
+		{"lone carriage return", "\r00", "f.yaml:2:1: expected a mapping, got the number 00"},
+		// badText counts lines as YAML does, CR and NEL included.
+		{"control character after CR and NEL", "a: 1\rb: 2\u0085c: \x01", "f.yaml:3:4: character U+0001 is not allowed in YAML; write it as an escape in a double-quoted string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := compiler.Parse("f.yaml", []byte(tc.in))

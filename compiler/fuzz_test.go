@@ -1,7 +1,6 @@
 package compiler_test
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -41,7 +40,7 @@ func checkParse(t *testing.T, data []byte) {
 		if !errors.As(err, &diags) || len(diags) == 0 {
 			t.Fatalf("refused without diagnostics: %v", err)
 		}
-		lines := bytes.Count(data, []byte("\n")) + 1
+		lines := compiler.CountLines(data)
 		for _, d := range diags {
 			if d.File != "f.yaml" || d.Line < 1 || d.Line > lines || d.Column < 1 || d.Message == "" {
 				t.Fatalf("diagnostic outside the %d-line file or without a message: %+v", lines, d)

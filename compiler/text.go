@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 )
@@ -23,14 +24,38 @@ func badText(file string, data []byte) (Diagnostic, bool) {
 		if msg != "" {
 			return Diagnostic{File: file, Line: line, Column: col, Message: msg}, true
 		}
-		if r == '\n' {
+		if n := lineBreak(data[i:]); n > 0 {
 			line, col = line+1, 1
-		} else {
-			col++
+			i += n
+			continue
 		}
+		col++
 		i += size
 	}
 	return Diagnostic{}, false
+}
+
+// lineBreak is the length of the line break data starts with, 0 if none:
+// yaml.v3 counts CR LF, LF, a lone CR, NEL, LS and PS as one each.
+func lineBreak(data []byte) int {
+	for _, b := range []string{"\r\n", "\n", "\r", "\u0085", "\u2028", "\u2029"} {
+		if bytes.HasPrefix(data, []byte(b)) {
+			return len(b)
+		}
+	}
+	return 0
+}
+
+// countLines is how many lines yaml.v3 sees in data.
+func countLines(data []byte) int {
+	lines := 1
+	for i := 0; i < len(data); i++ {
+		if n := lineBreak(data[i:]); n > 0 {
+			lines++
+			i += n - 1
+		}
+	}
+	return lines
 }
 
 // yamlPrintable is YAML 1.2's c-printable (a byte order mark included).
