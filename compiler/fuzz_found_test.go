@@ -24,6 +24,9 @@ f.yaml:2:4: networks..: expected a list of addresses and CIDRs, got nothing`},
 		{"lone carriage return", "\r00", "f.yaml:2:1: expected a mapping, got the number 00"},
 		// badText counts lines as YAML does, CR and NEL included.
 		{"control character after CR and NEL", "a: 1\rb: 2\u0085c: \x01", "f.yaml:3:4: character U+0001 is not allowed in YAML; write it as an escape in a double-quoted string"},
+		// Was reported at 2:1, past the end of the file.
+		{"document marker alone", "---", "f.yaml:1:1: the YAML document is empty; a profile starts with `version: 1`"},
+		{"document marker and a comment", "--- # nothing\n", "f.yaml:1:1: the YAML document is empty; a profile starts with `version: 1`"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := compiler.Parse("f.yaml", []byte(tc.in))

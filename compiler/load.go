@@ -84,6 +84,10 @@ func Parse(file string, data []byte) (p *Profile, err error) {
 		}
 	}()
 	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
+		// "---" alone: yaml.v3 puts the empty node after the last line.
+		return nil, Diagnostics{src.At("", "the YAML document is empty; a profile starts with `version: 1`")}
+	}
 	src.root = root
 	// Measure what aliases would expand to before anything expands them:
 	// a "billion laughs" file is refused in time linear in its size.
