@@ -405,8 +405,9 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 			}
 			return one(rules.PayloadPresent{}), 3
 		}
+		// One register holds 1-16 bytes; the encoder writes no other.
 		c, ok := d.cmpAt(1)
-		if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len {
+		if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len || p.Len == 0 || p.Len > 16 {
 			return nil, 0
 		}
 		return one(rules.InnerPayload{Offset: p.Offset, Data: bytes.Clone(c.Data)}), 2

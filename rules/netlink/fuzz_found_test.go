@@ -43,6 +43,12 @@ func TestDecodeFuzzFindings(t *testing.T) {
 			&expr.Lookup{SourceRegister: reg, SetName: set},
 		}
 	}
+	inner := func(data []byte) []expr.Any {
+		return []expr.Any{
+			&expr.Payload{DestRegister: reg, Base: payloadBaseInner, Offset: 0, Len: uint32(len(data))},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: data},
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		exprs []expr.Any
@@ -67,6 +73,9 @@ func TestDecodeFuzzFindings(t *testing.T) {
 		{"lookup without a set name stays raw", lookup(""),
 			"meta nfproto ipv4 [payload load 4b @ network header + 16 => reg 1] [lookup reg 1 set ]"},
 		{"lookup decodes", lookup("allow_dns_v4"), "meta nfproto ipv4 ip daddr @allow_dns_v4"},
+		// Was `@ih,0,0 0x`, a match of no bytes.
+		{"empty inner payload stays raw", inner(nil), "[payload load 0b @ inner header + 0 => reg 1] [cmp eq reg 1 0x]"},
+		{"inner payload decodes", inner([]byte("220")), "@ih,0,24 0x323230"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := (&rules.Rule{Stmts: decodeExprs(wire(t, tc.exprs), loopback{})}).String()
