@@ -5,8 +5,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	mnl "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/devfence/devfence/rules"
@@ -85,4 +87,34 @@ func TestDecodeFuzzFindings(t *testing.T) {
 			checkDecode(t, exprList(t, tc.exprs))
 		})
 	}
+}
+
+// TestDecodeMalformedExpression: an expression whose attributes do not
+// parse is described raw. A log expression with an empty group attribute
+// panicked inside google/nftables (found by FuzzDecodeRule).
+func TestDecodeMalformedExpression(t *testing.T) {
+	data, err := mnl.MarshalAttributes([]mnl.Attribute{{Type: unix.NFTA_LOG_GROUP, Data: nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	elem, err := mnl.MarshalAttributes([]mnl.Attribute{
+		{Type: unix.NFTA_EXPR_NAME, Data: []byte("log\x00")},
+		{Type: unix.NLA_F_NESTED | unix.NFTA_EXPR_DATA, Data: data},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := mnl.MarshalAttributes([]mnl.Attribute{{Type: unix.NLA_F_NESTED | unix.NFTA_LIST_ELEM, Data: elem}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad, err := mnl.NewAttributeDecoder(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := (&rules.Rule{Stmts: decodeExprs(decodeExprList(ad, byte(nftables.TableFamilyINet)), loopback{})}).String()
+	if want := "[log (4 bytes not decoded)]"; got != want {
+		t.Errorf("decoded %q, want %q", got, want)
+	}
+	checkDecode(t, list)
 }
