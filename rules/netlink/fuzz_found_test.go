@@ -2,6 +2,7 @@ package netlink
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -117,4 +118,38 @@ func TestDecodeMalformedExpression(t *testing.T) {
 		t.Errorf("decoded %q, want %q", got, want)
 	}
 	checkDecode(t, list)
+}
+
+// TestNormaliseKeyOfAnotherType: an element whose key does not have the
+// length of the set's key type is refused; an nf_proto set once showed a
+// 4-byte key as the address element 192.0.2.7 (found with
+// FuzzDecodeElements' seeds).
+func TestNormaliseKeyOfAnotherType(t *testing.T) {
+	v4, v6 := []byte{192, 0, 2, 7}, netip.MustParseAddr("2001:db8::7").AsSlice()
+	for _, tc := range []struct {
+		name string
+		set  rules.Set
+		key  []byte
+		want string // the element, or the error
+	}{
+		{"address in nf_proto set", rules.Set{Key: rules.KeyNFProto, Flags: rules.FlagDynamic}, v4, "key c0000207 is not of type nf_proto"},
+		{"IPv6 key in IPv4 set", rules.Set{Key: rules.KeyIPv4, Flags: rules.FlagDynamic}, v6, "key 20010db8000000000000000000000007 is not of type ipv4_addr"},
+		{"IPv6 key in IPv4 interval set", rules.Set{Key: rules.KeyIPv4, Flags: rules.FlagInterval}, v6, "key 20010db8000000000000000000000007 is not of type ipv4_addr"},
+		{"IPv4 key in IPv4 set", rules.Set{Key: rules.KeyIPv4, Flags: rules.FlagDynamic}, v4, "192.0.2.7"},
+		{"nf_proto key", rules.Set{Key: rules.KeyNFProto, Flags: rules.FlagDynamic}, []byte{unix.NFPROTO_IPV6}, "10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			elems, err := normalise(&tc.set, []kelem{{key: tc.key}})
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			for _, e := range elems {
+				got += e.String()
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

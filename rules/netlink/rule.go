@@ -105,7 +105,7 @@ func (c *Conn) readRules(family nftables.TableFamily, table string) (map[string]
 			case unix.NFTA_RULE_HANDLE:
 				r.Handle = ad.Uint64()
 			case unix.NFTA_RULE_USERDATA:
-				if c, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
+				if c, ok := userdataString(ad.Bytes(), userdata.TypeComment); ok {
 					r.Comment = c
 				}
 			case unix.NFTA_RULE_EXPRESSIONS:
