@@ -43,6 +43,9 @@ func Compile(p *Profile, opt Options) (*rules.Table, error) {
 	c.output(out)
 	c.t.Chains = []*rules.Chain{in, out, fwd}
 	c.pruneSets()
+	if err := checkSetNames(c.t); err != nil {
+		return nil, err
+	}
 	return c.t, nil
 }
 
@@ -68,21 +71,16 @@ type compilation struct {
 	handshakes []map[rules.Family]string
 	allow      []map[rules.Family]string
 	consent    map[rules.Family]string
-	quotas     map[string]map[rules.Family]string // by quotaKey
+	quotas     map[string]map[rules.Family]string // by allow rule name, or defaultQuota
 	unassured  map[rules.Family]string            // rate meters of unassured service replies
 }
 
 var families = []rules.Family{rules.IPv4, rules.IPv6}
 
-// ident turns a profile name into a part of an nft identifier. Names are
-// already [a-z0-9-]; mapping '-' to '_' keeps identifiers to [a-z0-9_], which
-// no nft parser reads as anything but a name.
-func ident(name string) string { return strings.ReplaceAll(name, "-", "_") }
-
 // addrSets declares the static sets holding the addresses of targets, one
-// per family that has any, named prefix_v4 / prefix_v6. It returns the set
-// name per family; a family without addresses is absent.
-func (c *compilation) addrSets(prefix, comment string, t Targets) map[rules.Family]string {
+// per family that has any, named by kind and the entry's name. It returns
+// the set name per family; a family without addresses is absent.
+func (c *compilation) addrSets(kind, entry, comment string, t Targets) map[rules.Family]string {
 	byFamily := map[rules.Family][]netip.Prefix{}
 	var hosts []string
 	for _, ref := range t.Refs {
@@ -115,7 +113,7 @@ func (c *compilation) addrSets(prefix, comment string, t Targets) map[rules.Fami
 		if len(byFamily[f]) == 0 && len(hosts) == 0 {
 			continue
 		}
-		name := prefix + "_" + f.Suffix()
+		name := namedSet(kind, entry, f)
 		c.t.Sets = append(c.t.Sets, &rules.Set{
 			Name: name, Key: keyType(f), Flags: rules.FlagInterval,
 			Elements: rules.Merge(byFamily[f]), Comment: comment,

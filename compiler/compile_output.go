@@ -45,7 +45,7 @@ func (c *compilation) output(ch *rules.Chain) {
 	// mark this rule sets. It has no verdict and comes before every rule
 	// that accepts, so each such segment passes it; the rules below still
 	// decide its fate.
-	_, metered := c.quotas["default"]
+	_, metered := c.quotas[defaultQuota]
 	for i, s := range p.Inbound.Services {
 		if s.Proto != "tcp" || !s.Consent && !metered {
 			continue
@@ -121,10 +121,10 @@ func (c *compilation) output(ch *rules.Chain) {
 				rules.CtDirection{Reply: true},
 			}
 			if !metered {
-				add(c.metered(f, origin, "default", match...))
+				add(c.metered(f, origin, defaultQuota, match...))
 				continue
 			}
-			add(c.metered(f, origin, "default", append(slices.Clip(match), established)...))
+			add(c.metered(f, origin, defaultQuota, append(slices.Clip(match), established)...))
 			add(rule(f, early, append(slices.Clip(match),
 				before,
 				rules.DynsetUpdate{Op: rules.SetAdd, Set: c.unassured[f], Key: c.peerKey(f), Limit: &unassuredLimit},
@@ -134,16 +134,16 @@ func (c *compilation) output(ch *rules.Chain) {
 	for i, h := range p.Consent.Handshakes {
 		origin := fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name)
 		for _, f := range sortedFamilies(c.handshakes[i]) {
-			add(c.metered(f, origin, "default",
+			add(c.metered(f, origin, defaultQuota,
 				port("tcp", rules.Dst, h.Port),
 				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.handshakes[i][f]}))
 		}
 	}
 	for i, r := range p.Egress.Allow {
 		origin := fmt.Sprintf("egress.allow[%d] %s", i, r.Name)
-		quota := "default"
+		quota := defaultQuota
 		if r.Quota != nil {
-			quota = ident(r.Name)
+			quota = r.Name
 		}
 		if r.To.Any {
 			for _, f := range families {
@@ -171,7 +171,7 @@ func (c *compilation) metered(f rules.Family, origin, quota string, stmts ...rul
 	if sets, ok := c.quotas[quota]; ok {
 		q := c.p.Egress.Quota
 		for _, r := range c.p.Egress.Allow {
-			if ident(r.Name) == quota && r.Quota != nil {
+			if r.Name == quota && r.Quota != nil {
 				q = r.Quota
 			}
 		}

@@ -13,17 +13,17 @@ import (
 func (c *compilation) declareSets() {
 	p := c.p
 	for i, s := range p.Inbound.Services {
-		c.services = append(c.services, c.addrSets("svc_"+ident(s.Name), fmt.Sprintf("inbound.services[%d] %s", i, s.Name), s.From))
+		c.services = append(c.services, c.addrSets(kindService, s.Name, fmt.Sprintf("inbound.services[%d] %s", i, s.Name), s.From))
 	}
 	for i, h := range p.Consent.Handshakes {
-		c.handshakes = append(c.handshakes, c.addrSets("hs_"+ident(h.Name), fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name), h.To))
+		c.handshakes = append(c.handshakes, c.addrSets(kindHandshake, h.Name, fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name), h.To))
 	}
 	for i, r := range p.Egress.Allow {
-		c.allow = append(c.allow, c.addrSets("allow_"+ident(r.Name), fmt.Sprintf("egress.allow[%d] %s", i, r.Name), r.To))
+		c.allow = append(c.allow, c.addrSets(kindAllow, r.Name, fmt.Sprintf("egress.allow[%d] %s", i, r.Name), r.To))
 	}
 	c.consent = map[rules.Family]string{}
 	for _, f := range families {
-		c.consent[f] = "consent_" + f.Suffix()
+		c.consent[f] = familySet(consentBase, f)
 		c.t.Sets = append(c.t.Sets, &rules.Set{
 			Name: c.consent[f], Key: keyType(f), Flags: rules.FlagDynamic | rules.FlagTimeout,
 			Size: uint32(p.Consent.Peers), Timeout: p.Consent.Idle.Std(), Comment: "consenting peers",
@@ -31,11 +31,11 @@ func (c *compilation) declareSets() {
 	}
 	c.quotas = map[string]map[rules.Family]string{}
 	if q := p.Egress.Quota; q != nil {
-		c.quotaSets("default", "egress.quota", *q)
+		c.quotaSets(defaultQuota, "egress.quota", *q)
 	}
 	for i, r := range p.Egress.Allow {
 		if r.Quota != nil {
-			c.quotaSets(ident(r.Name), fmt.Sprintf("egress.allow[%d] %s quota", i, r.Name), *r.Quota)
+			c.quotaSets(r.Name, fmt.Sprintf("egress.allow[%d] %s quota", i, r.Name), *r.Quota)
 		}
 	}
 	if q := p.Egress.Total; q != nil {
@@ -47,7 +47,7 @@ func (c *compilation) declareSets() {
 	// Pruned again when no service reply rule uses them.
 	c.unassured = map[rules.Family]string{}
 	for _, f := range families {
-		c.unassured[f] = "unassured_replies_" + f.Suffix()
+		c.unassured[f] = familySet(unassuredBase, f)
 		c.t.Sets = append(c.t.Sets, &rules.Set{
 			Name: c.unassured[f], Key: keyType(f), Flags: rules.FlagDynamic | rules.FlagTimeout,
 			Size: uint32(p.Limits.Peers), Timeout: unassuredWindow,
@@ -56,7 +56,9 @@ func (c *compilation) declareSets() {
 	}
 }
 
-const totalSet = "total"
+// defaultQuota is the quotas key of egress.quota; the others are allow
+// rule names, which cannot hold a '.'.
+const defaultQuota = "egress.quota"
 
 // unassuredLimit bounds, per destination, what the device sends on
 // inbound connections conntrack has not marked assured: SYN-ACKs and their
@@ -77,13 +79,17 @@ func keyType(f rules.Family) rules.KeyType {
 	return rules.KeyIPv4
 }
 
-// quotaSets declares the per-destination meters of one quota: the element
-// timeout is the window, and each element carries the budget.
-func (c *compilation) quotaSets(name, comment string, q Quota) {
-	c.quotas[name] = map[rules.Family]string{}
+// quotaSets declares the per-destination meters of one quota, key
+// defaultQuota or an allow rule's name: the element timeout is the window,
+// and each element carries the budget.
+func (c *compilation) quotaSets(key, comment string, q Quota) {
+	c.quotas[key] = map[rules.Family]string{}
 	for _, f := range families {
-		set := "quota_" + name + "_" + f.Suffix()
-		c.quotas[name][f] = set
+		set := familySet(defaultQuotaBase, f)
+		if key != defaultQuota {
+			set = namedSet(kindAllowQuota, key, f)
+		}
+		c.quotas[key][f] = set
 		c.t.Sets = append(c.t.Sets, &rules.Set{
 			Name: set, Key: keyType(f), Flags: rules.FlagDynamic | rules.FlagTimeout,
 			Size: uint32(c.p.Limits.Peers), Timeout: q.Window, Comment: comment + " " + q.String(),

@@ -144,8 +144,8 @@ func TestCompiledSemantics(t *testing.T) {
 			want: []string{`meta nfproto ipv4 ip daddr @consent_v4 accept`, `meta nfproto ipv6 ip6 daddr @consent_v6 accept`}},
 		{name: "per-destination quota, add not update, fail closed", chain: "output",
 			want: []string{
-				`meta nfproto ipv4 udp dport 123 add @quota_ntp_v4 { ip daddr quota until 16384 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
-				`meta nfproto ipv6 udp dport 123 add @quota_ntp_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 16384 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv4 udp dport 123 add @quota_allow_ntp_v4 { ip daddr quota until 16384 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 udp dport 123 add @quota_allow_ntp_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 16384 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
 				`limit rate 10/minute log prefix "devfence cam out drop: " group 0`,
 				`counter drop`},
 			wantNone: []string{"quota over", "update @quota"}},
@@ -232,7 +232,7 @@ func TestCompiledSets(t *testing.T) {
 		{"svc_viewer_v6", "type ipv6_addr flags=1 size=0 elements=[fd00:1::/64]"},
 		{"consent_v4", "type ipv4_addr flags=6 size=77 elements=[]"},
 		{"quota_default_v6", "type ipv6_addr flags=6 size=999 elements=[]"},
-		{"quota_ntp_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
+		{"quota_allow_ntp_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
 		{"total", "type nf_proto flags=6 size=2 elements=[]"},
 		{"unassured_replies_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
 		{"unassured_replies_v6", "type ipv6_addr flags=6 size=999 elements=[]"},
@@ -251,7 +251,7 @@ func TestCompiledSets(t *testing.T) {
 			t.Errorf("set %s:\n got %s\nwant %s", tc.set, got, tc.want)
 		}
 	}
-	if s := tbl.Set("quota_ntp_v4"); s.Timeout.String() != "10m0s" {
+	if s := tbl.Set("quota_allow_ntp_v4"); s.Timeout.String() != "10m0s" {
 		t.Errorf("a rule's quota window is its set's element timeout; got %v", s.Timeout)
 	}
 	if s := tbl.Set("unassured_replies_v6"); s.Timeout.String() != "1m0s" {

@@ -17,7 +17,16 @@ func (p *PortRange) decodeYAML(d *decoder, n *yaml.Node, path string) {
 		d.errorf(n, path, "expected a port or a range \"lo-hi\", got %s", describe(n))
 		return
 	}
-	r, err := ParsePortRange(n.Value)
+	parse := ParsePortRange
+	if n.Tag == "!!int" {
+		// A YAML number is one port, however it is signed: -1 is out of
+		// range, not a range missing its start.
+		parse = func(s string) (PortRange, error) {
+			p, err := parsePort(s)
+			return PortRange{p, p}, err
+		}
+	}
+	r, err := parse(n.Value)
 	if err != nil {
 		d.errorf(n, path, "%v", err)
 		return
@@ -75,7 +84,7 @@ func ParseAddress(s string) (Address, error) {
 		if p.Masked() != p {
 			return Address{}, fmt.Errorf("%q has host bits set (did you mean %s?)", s, p.Masked())
 		}
-		return Address{Prefix: p}, nil
+		return unmapPrefix(s, p)
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
@@ -83,6 +92,25 @@ func ParseAddress(s string) (Address, error) {
 	}
 	a = a.Unmap()
 	return Address{Prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+}
+
+// mapped4 is where IPv6 writes IPv4 addresses (::ffff:a.b.c.d). No IPv6
+// packet carries them, so a v6 set entry there never matches.
+var mapped4 = netip.MustParsePrefix("::ffff:0.0.0.0/96")
+
+// unmapPrefix applies one rule to IPv4-mapped IPv6, as ParseAddress does
+// to single addresses: a prefix inside ::ffff:0:0/96 is the IPv4 prefix it
+// maps (::ffff:0.0.0.0/96 is 0.0.0.0/0, the whole IPv4 internet). A wider
+// IPv6 prefix that holds the mapped range but is not ::/0 would be half
+// IPv6 and half IPv4 in disguise, so it is refused.
+func unmapPrefix(s string, p netip.Prefix) (Address, error) {
+	switch {
+	case p.Addr().Is4In6() && p.Bits() >= mapped4.Bits():
+		return Address{Prefix: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-mapped4.Bits())}, nil
+	case p.Addr().Is6() && p.Bits() > 0 && p.Overlaps(mapped4):
+		return Address{}, fmt.Errorf("%q holds the IPv4-mapped range %s; write IPv4 networks as IPv4 CIDRs and IPv6 ones without that range", s, mapped4)
+	}
+	return Address{Prefix: p}, nil
 }
 
 // looksLikeAddress tells a mistyped address from a network name, so that

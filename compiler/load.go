@@ -54,6 +54,10 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // Parse decodes and checks a profile held in memory; file names it in diagnostics.
 func Parse(file string, data []byte) (p *Profile, err error) {
 	src := &Source{File: file, size: len(data)}
+	// yaml.v3 reports bad bytes without a position; find them first.
+	if d, bad := badText(file, data); bad {
+		return nil, Diagnostics{d}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -80,6 +84,10 @@ func Parse(file string, data []byte) (p *Profile, err error) {
 		}
 	}()
 	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
+		// "---" alone: yaml.v3 puts the empty node after the last line.
+		return nil, Diagnostics{src.At("", "the YAML document is empty; a profile starts with `version: 1`")}
+	}
 	src.root = root
 	// Measure what aliases would expand to before anything expands them:
 	// a "billion laughs" file is refused in time linear in its size.

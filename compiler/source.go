@@ -87,6 +87,11 @@ func (s *Source) Position(path string) Pos {
 
 // child finds seg ("name" or "[i]") under n, and the position that names it.
 func child(n *yaml.Node, seg string) (*yaml.Node, Pos) {
+	if seg == "" {
+		// A name holding '.' split the path ("networks.." for a network
+		// called "."): no such key, so the nearest ancestor stands.
+		return nil, Pos{}
+	}
 	if seg[0] == '[' {
 		i, err := strconv.Atoi(seg[1 : len(seg)-1])
 		if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {

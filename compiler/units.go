@@ -3,6 +3,8 @@ package compiler
 import (
 	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,10 @@ func (p PortRange) IsZero() bool { return p.Lo == 0 && p.Hi == 0 }
 // ParsePortRange reads "443" or "5000-5100".
 func ParsePortRange(s string) (PortRange, error) {
 	lo, hi, isRange := strings.Cut(s, "-")
+	if isRange && (strings.TrimSpace(lo) == "" || strings.TrimSpace(hi) == "") {
+		// "-1" is a negative number to the user, not a range missing its start.
+		return PortRange{}, fmt.Errorf("port %q is neither a port 1-65535 nor a range \"lo-hi\"", s)
+	}
 	l, err := parsePort(lo)
 	if err != nil {
 		return PortRange{}, err
@@ -42,7 +48,11 @@ func ParsePortRange(s string) (PortRange, error) {
 }
 
 func parsePort(s string) (uint16, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	n, err := strconv.Atoi(s)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("port %s is outside 1-65535", s)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("port %q is not a number", s)
 	}
@@ -62,24 +72,37 @@ var sizeUnits = []struct {
 
 // ParseSize reads an IEC size such as "512B", "64KiB" or "1MiB".
 func ParseSize(s string) (uint64, error) {
-	for _, u := range sizeUnits {
-		num, ok := strings.CutSuffix(s, u.suffix)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseUint(num, 10, 64)
-		if err != nil || num == "" {
-			return 0, fmt.Errorf("size %q needs a whole number before %s", s, u.suffix)
-		}
-		if n == 0 {
-			return 0, fmt.Errorf("size %q is zero", s)
-		}
-		if n > (1<<63)/u.mult {
-			return 0, fmt.Errorf("size %q is too large", s)
-		}
-		return n * u.mult, nil
+	// The unit is the trailing letters, so that "16EiB" is reported as an
+	// unknown unit, not as a bad number before "B".
+	i := len(s)
+	for i > 0 && (s[i-1] >= 'a' && s[i-1] <= 'z' || s[i-1] >= 'A' && s[i-1] <= 'Z') {
+		i--
 	}
-	return 0, fmt.Errorf("size %q needs an IEC unit: B, KiB, MiB, GiB or TiB", s)
+	num, unit := s[:i], s[i:]
+	if unit == "" {
+		return 0, fmt.Errorf("size %q needs an IEC unit: B, KiB, MiB, GiB or TiB", s)
+	}
+	var mult uint64
+	for _, u := range sizeUnits {
+		if u.suffix == unit {
+			mult = u.mult
+		}
+	}
+	if mult == 0 {
+		return 0, fmt.Errorf("size %q: unit %s is not one of B, KiB, MiB, GiB or TiB", s, unit)
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("size %q is too large", s)
+	case err != nil:
+		return 0, fmt.Errorf("size %q needs a whole number before %s", s, unit)
+	case n == 0:
+		return 0, fmt.Errorf("size %q is zero", s)
+	case n > (1<<63)/mult:
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n * mult, nil
 }
 
 // FormatSize prints bytes in the largest IEC unit that divides them exactly.
@@ -99,6 +122,10 @@ type Duration time.Duration
 // timeouts are kept in milliseconds but listed in seconds.
 func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
+	if err != nil && durationRE.MatchString(s) {
+		// The syntax is right, so the value overflowed.
+		return 0, fmt.Errorf("duration %q is too long; the longest is %s", s, formatDuration(maxDuration))
+	}
 	if err != nil {
 		return 0, fmt.Errorf("duration %q is not Go syntax such as 30s, 10m or 1h", s)
 	}
@@ -110,6 +137,13 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// durationRE is the syntax time.ParseDuration reads, so that its one error
+// can be told apart: bad syntax or a value past maxDuration.
+var durationRE = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// maxDuration is the longest whole-hours duration time.Duration holds.
+const maxDuration = time.Duration(math.MaxInt64) / time.Hour * time.Hour
 
 // Quota is a byte budget per window: "1MiB/1h".
 type Quota struct {
@@ -169,6 +203,9 @@ func ParseRate(s string) (Rate, error) {
 		return Rate{}, fmt.Errorf("rate %q must be N/UNIT (second, minute, hour, day) or 0", s)
 	}
 	n, err := strconv.Atoi(num)
+	if errors.Is(err, strconv.ErrRange) && n > 0 {
+		return Rate{}, fmt.Errorf("rate %q is too large", s)
+	}
 	if err != nil || n < 0 {
 		return Rate{}, fmt.Errorf("rate %q needs a whole number before /", s)
 	}

@@ -35,6 +35,21 @@ test_service_from_network_holding_zero_prefix_denied if {
 	messages(q) == {`inbound.services[0].from[0]: service "viewer" accepts connections from the whole internet (network "wan" holds 0.0.0.0/0 and ::/0); name the networks that may connect`}
 }
 
+test_service_from_ipv4_mapped_whole_internet_denied if {
+	every cidr in ["::ffff:0.0.0.0/96", "::FFFF:0:0/96", "0:0:0:0:0:ffff:0.0.0.0/96", "0000::ffff:0000:0000/96", " ::ffff:0:0/96"] {
+		hits(with_value("/inbound/services/0/from", ["lan", cidr])) == {["inbound-from-internet", "inbound.services[0].from[1]"]}
+	}
+	p := with_value("/networks/wan", ["::ffff:0:0/96"])
+	q := json.patch(p, [{"op": "replace", "path": "/inbound/services/0/from", "value": ["wan"]}])
+	messages(q) == {`inbound.services[0].from[0]: service "viewer" accepts connections from the whole internet (network "wan" holds ::ffff:0:0/96); name the networks that may connect`}
+}
+
+test_service_from_ipv6_96_outside_the_mapped_range_passes if {
+	every cidr in ["::ffff:0/96", "::1:ffff:0:0/96", "fd00::ffff:0:0/96", "::ffff:10.0.0.0/104"] {
+		count(hits(with_value("/inbound/services/0/from", [cidr]))) == 0
+	}
+}
+
 test_service_from_wide_but_not_whole_internet_passes if {
 	count(hits(with_value("/inbound/services/0/from", ["0.0.0.0/1", "128.0.0.0/1"]))) == 0
 }

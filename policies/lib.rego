@@ -98,6 +98,23 @@ whole_internet(cidr) if {
 	endswith(trim_space(cidr), "/0")
 }
 
+# It also holds for ::ffff:0.0.0.0/96, the whole IPv4 internet written as
+# IPv4-mapped IPv6, which the loader reads as 0.0.0.0/0. OPA's net builtins
+# treat mapped addresses as IPv4 and cannot compare such prefixes, so the
+# first 96 bits are read from the text: only zero groups, then ffff, then
+# exactly 32 bits (two groups or a dotted quad); cidr_is_valid refuses the
+# spellings the pattern lets through that are not addresses.
+whole_internet(cidr) if {
+	is_string(cidr)
+	c := lower(trim_space(cidr))
+	endswith(c, "/96")
+	regex.match(`^((0{1,4}:){5}|((0{1,4}:){0,4}0{1,4})?::((0{1,4}:){0,4}))ffff:([0-9a-f]{1,4}:[0-9a-f]{1,4}|[0-9]{1,3}(\.[0-9]{1,3}){3})/96$`, c)
+	net.cidr_is_valid(c)
+}
+
+# internet_suffixes are the prefix lengths whole_internet can hold.
+internet_suffixes := ["/0", "/96"]
+
 # internet_cidrs[name] lists the /0 prefixes network name holds. As a rule
 # of its own it is evaluated once per check, not once per rule naming the
 # network.
@@ -107,7 +124,7 @@ internet_cidrs[name] := cidrs if {
 
 	# One native call per network first: most networks hold no /0, and a
 	# rule per entry is what makes a 100,000-entry network slow.
-	strings.any_suffix_match(entries, "/0")
+	strings.any_suffix_match(entries, internet_suffixes)
 	cidrs := [c | some c in entries; whole_internet(c)]
 	count(cidrs) > 0
 }

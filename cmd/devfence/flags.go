@@ -36,7 +36,7 @@ func pipelineOptions(c *cli.Context) (pipeline.Options, error) {
 	}
 	opt.Policies = checker
 	if c.Bool("resolve") || c.IsSet("dns") || resolvesAlways[c.Command.Name] {
-		opt.Resolver = pipeline.DNSResolver(c.String("dns"))
+		opt.Resolver = pipeline.DNSResolver(c.String("dns"), c.String("netns"))
 	}
 	return opt, nil
 }

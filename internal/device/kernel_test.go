@@ -401,12 +401,12 @@ func TestStatusQuotas(t *testing.T) {
 	}
 	var dns *Quota
 	for i, q := range st.Quotas {
-		if q.Set == "quota_dns_v4" {
+		if q.Set == "quota_allow_dns_v4" {
 			dns = &st.Quotas[i]
 		}
 	}
 	if dns == nil || len(dns.Peers) != 1 {
-		t.Fatalf("quota_dns_v4 in status: %+v", st.Quotas)
+		t.Fatalf("quota_allow_dns_v4 in status: %+v", st.Quotas)
 	}
 	if u := dns.Peers[0]; u.Key != "192.168.1.1" || u.Used < 1000 || u.Budget != 64<<10 || u.Resets <= 0 || u.Resets > Duration(10*time.Minute) {
 		t.Errorf("the resolver's DNS quota: %+v, want 1028 of 65536 bytes used, reset within 10m", u)

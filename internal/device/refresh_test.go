@@ -37,7 +37,7 @@ func TestRefresh(t *testing.T) {
 	}
 	build := func() *rules.Table {
 		t.Helper()
-		res, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr)})
+		res, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr, "")})
 		if err != nil || len(res.Warnings) > 0 {
 			t.Fatalf("build: %v %v", err, res.Warnings)
 		}

@@ -24,7 +24,15 @@ type Server struct {
 // Start serves hosts until the test ends.
 func Start(t testing.TB, hosts map[string][]netip.Addr) *Server {
 	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return StartOn(t, "127.0.0.1:0", hosts)
+}
+
+// StartOn serves hosts on addr ("127.0.0.1:53"), in the network namespace
+// of the calling thread: a test can start it inside another namespace,
+// where the socket stays.
+func StartOn(t testing.TB, addr string, hosts map[string][]netip.Addr) *Server {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

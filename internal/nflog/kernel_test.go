@@ -155,7 +155,7 @@ func TestWatchKernel(t *testing.T) {
 			t.Fatal("a second peer got into a full quota set")
 		}
 		r := expect(t, recs, "NTP to a second peer", func(r Record) bool { return peerPort(r, "out", v1.V4, 123) })
-		if r.Reason != TableFull || !strings.Contains(r.Detail, "set quota_ntp_v4 already tracks 1 of 1 peers") {
+		if r.Reason != TableFull || !strings.Contains(r.Detail, "set quota_allow_ntp_v4 already tracks 1 of 1 peers") {
 			t.Errorf("got %s (%s)", r.Reason, r.Detail)
 		}
 	})

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"time"
@@ -55,19 +54,4 @@ func hostPosition(p *compiler.Profile, host string) string {
 		}
 	}
 	return p.Source.File
-}
-
-// DNSResolver resolves through the DNS server at addr ("127.0.0.1:5353"),
-// or through the system's configuration when addr is empty.
-func DNSResolver(addr string) Resolver {
-	if addr == "" {
-		return net.DefaultResolver
-	}
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
 }

@@ -49,7 +49,7 @@ func TestBuildResolvesHostNames(t *testing.T) {
 		}
 	}
 
-	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr)})
+	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestBuildResolvesHostNames(t *testing.T) {
 func TestBuildWarnsOfUnresolvableHost(t *testing.T) {
 	dns := dnstest.Start(t, nil)
 	path := writeProfile(t, hostProfile)
-	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr)})
+	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Resolver: pipeline.DNSResolver(dns.Addr, "")})
 	if err != nil {
 		t.Fatalf("an unresolvable host must not stop the build: %v", err)
 	}

@@ -163,6 +163,12 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 			return one(rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"}), 2
 		}
 	case m.Key == expr.MetaKeyL4PROTO && len(c.Data) == 1:
+		name, ok := l4protoName(c.Data[0])
+		if !ok {
+			// The encoder knows only the protocols devfence matches; a
+			// statement it could not encode again would break apply.
+			return nil, 0
+		}
 		d.ctx.l4proto = c.Data[0]
 		// Directly before a transport header match it is the dependency
 		// nft inserts for that match, which the match's text implies; not
@@ -176,7 +182,7 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 				return nil, 2
 			}
 		}
-		return one(rules.Meta{Key: rules.MetaL4Proto, Value: l4protoName(c.Data[0])}), 2
+		return one(rules.Meta{Key: rules.MetaL4Proto, Value: name}), 2
 	case (m.Key == expr.MetaKeyIIF || m.Key == expr.MetaKeyOIF) && len(c.Data) == 4:
 		if d.names == nil {
 			return nil, 0
@@ -194,13 +200,13 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 	return nil, 0
 }
 
-func l4protoName(p uint8) string {
+func l4protoName(p uint8) (string, bool) {
 	for name, n := range l4protoNumbers {
 		if n == p {
-			return name
+			return name, true
 		}
 	}
-	return strconv.Itoa(int(p))
+	return "", false
 }
 
 func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
@@ -242,7 +248,14 @@ func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
 		if !ok || !ok2 || cm.Op != expr.CmpOpEq || len(cm.Data) != 4 {
 			return nil, 0
 		}
-		return one(rules.CtMark{Mask: mask, Value: binaryutil.NativeEndian.Uint32(cm.Data)}), 3
+		// Only what the encoder writes: a value within a partial mask.
+		// Anything else (a value outside the mask can never match) stays
+		// raw rather than becoming a statement that cannot be applied.
+		value := binaryutil.NativeEndian.Uint32(cm.Data)
+		if mask == ^uint32(0) || value&^mask != 0 {
+			return nil, 0
+		}
+		return one(rules.CtMark{Mask: mask, Value: value}), 3
 	case expr.CtKeyDIRECTION:
 		cm, ok := d.cmpAt(1)
 		if !ok || cm.Op != expr.CmpOpEq || len(cm.Data) != 1 || cm.Data[0] > 1 {
@@ -319,7 +332,7 @@ func networkFields(f rules.Family) []field {
 func transportFields(l4 uint8) []field {
 	switch l4 {
 	case unix.IPPROTO_TCP, unix.IPPROTO_UDP:
-		name := l4protoName(l4)
+		name, _ := l4protoName(l4)
 		port := func(af rules.AddrField) func([]byte, bool) (rules.Stmt, bool) {
 			return func(data []byte, neg bool) (rules.Stmt, bool) {
 				p := bigEndian.Uint16(data)
@@ -377,6 +390,10 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 				return nil, 0
 			}
 			pm.Hi = bigEndian.Uint16(hi.Data)
+			if pm.Hi < pm.Lo {
+				// An empty range, which the encoder refuses: keep it raw.
+				return nil, 0
+			}
 			return one(pm), 3
 		}
 		return d.constant(p, fields)
@@ -391,8 +408,9 @@ func (d *decoder) payload(p *expr.Payload) ([]rules.Stmt, int) {
 			}
 			return one(rules.PayloadPresent{}), 3
 		}
+		// One register holds 1-16 bytes; the encoder writes no other.
 		c, ok := d.cmpAt(1)
-		if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len {
+		if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len || p.Len == 0 || p.Len > 16 {
 			return nil, 0
 		}
 		return one(rules.InnerPayload{Offset: p.Offset, Data: bytes.Clone(c.Data)}), 2
@@ -446,7 +464,9 @@ func (d *decoder) network(p *expr.Payload) ([]rules.Stmt, int) {
 		af := f.addr
 		switch e := d.at(1).(type) {
 		case *expr.Lookup:
-			if e.SourceRegister != reg || e.IsDestRegSet {
+			// Without a set name the statement would be a prefix match
+			// against no prefix.
+			if e.SourceRegister != reg || e.IsDestRegSet || e.SetName == "" {
 				return nil, 0
 			}
 			return one(rules.AddrMatch{Family: af.family, Field: af.field, Set: e.SetName, Neg: e.Invert}), 2
@@ -542,7 +562,7 @@ func zeroAddr(size uint32) netip.Addr {
 }
 
 func dynsetStmt(d *expr.Dynset, key rules.Key) (rules.Stmt, bool) {
-	if d.SrcRegKey != reg || d.SrcRegData != 0 || d.Timeout != 0 || d.Invert {
+	if d.SrcRegKey != reg || d.SrcRegData != 0 || d.Timeout != 0 || d.Invert || d.SetName == "" {
 		return nil, false
 	}
 	s := rules.DynsetUpdate{Set: d.SetName, Key: key}

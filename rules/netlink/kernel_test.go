@@ -239,7 +239,7 @@ func TestRefusedBatch(t *testing.T) {
 	}
 
 	bad := nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml"))
-	bad.Sets = slices.DeleteFunc(bad.Sets, func(s *rules.Set) bool { return s.Name == "quota_dns_v4" })
+	bad.Sets = slices.DeleteFunc(bad.Sets, func(s *rules.Set) bool { return s.Name == "quota_allow_dns_v4" })
 	_, err = c.Apply(rules.Replace(bad))
 	var re *RefusedError
 	if !errors.As(err, &re) {
@@ -247,7 +247,7 @@ func TestRefusedBatch(t *testing.T) {
 	}
 	msg := err.Error()
 	t.Logf("refused: %s", msg)
-	for _, want := range []string{`rule "egress.allow[0] dns" in chain output`, "quota_dns_v4", "no such file or directory"} {
+	for _, want := range []string{`rule "egress.allow[0] dns" in chain output`, "quota_allow_dns_v4", "no such file or directory"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %q", msg, want)
 		}

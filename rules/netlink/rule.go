@@ -118,7 +118,7 @@ func decodeRule(m mnl.Message, family byte, names namer) (table, chain string, r
 		case unix.NFTA_RULE_HANDLE:
 			r.Handle = ad.Uint64()
 		case unix.NFTA_RULE_USERDATA:
-			if c, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
+			if c, ok := userdataString(ad.Bytes(), userdata.TypeComment); ok {
 				r.Comment = c
 			}
 		case unix.NFTA_RULE_EXPRESSIONS:
@@ -198,18 +198,32 @@ func parseExpr(family byte, name string, data []byte) expr.Any {
 	if err != nil {
 		return nil
 	}
-	if err := expr.Unmarshal(family, data, e); err != nil {
+	if !unmarshal(family, data, e) {
 		return nil
 	}
 	// A verdict is an immediate into the verdict register.
 	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {
 		v := &expr.Verdict{}
-		if err := expr.Unmarshal(family, data, v); err != nil {
+		if !unmarshal(family, data, v) {
 			return nil
 		}
 		return v
 	}
 	return e
+}
+
+// unmarshal is expr.Unmarshal, made total: google/nftables' decoders read
+// fixed-size attributes without checking their length (a log expression
+// whose group attribute is empty panicked, found by FuzzDecodeRule), and
+// what the kernel lists was written by whoever holds CAP_NET_ADMIN. An
+// expression that does not parse is described raw instead.
+func unmarshal(family byte, data []byte, e expr.Any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return expr.Unmarshal(family, data, e) == nil
 }
 
 // decodeExprList reads a rule's NFTA_RULE_EXPRESSIONS list: each

@@ -284,7 +284,7 @@ func decodeSet(m mnl.Message) (table string, s *rules.Set, err error) {
 				return nil
 			})
 		case unix.NFTA_SET_USERDATA:
-			if c, ok := userdata.GetString(ad.Bytes(), userdata.NFTNL_UDATA_SET_COMMENT); ok {
+			if c, ok := userdataString(ad.Bytes(), userdata.NFTNL_UDATA_SET_COMMENT); ok {
 				s.Comment = c
 			}
 		}
@@ -341,17 +341,24 @@ func decodeElements(m mnl.Message, family byte, kes []kelem) ([]kelem, error) {
 			continue
 		}
 		ad.Nested(func(list *mnl.AttributeDecoder) error {
-			for list.Next() {
-				var ke kelem
-				list.Nested(func(el *mnl.AttributeDecoder) error {
-					return decodeElement(family, el, &ke)
-				})
-				kes = append(kes, ke)
-			}
+			kes = append(kes, decodeElementList(family, list)...)
 			return nil
 		})
 	}
 	return kes, ad.Err()
+}
+
+// decodeElementList reads an NFTA_SET_ELEM_LIST_ELEMENTS list.
+func decodeElementList(family byte, list *mnl.AttributeDecoder) []kelem {
+	var kes []kelem
+	for list.Next() {
+		var ke kelem
+		list.Nested(func(el *mnl.AttributeDecoder) error {
+			return decodeElement(family, el, &ke)
+		})
+		kes = append(kes, ke)
+	}
+	return kes
 }
 
 // Element attribute numbers the unix package lacks.
@@ -377,7 +384,7 @@ func decodeElement(family byte, ad *mnl.AttributeDecoder, ke *kelem) error {
 		case unix.NFTA_SET_ELEM_EXPIRATION:
 			ke.expires = time.Duration(ad.Uint64()) * time.Millisecond
 		case unix.NFTA_SET_ELEM_USERDATA:
-			if f, ok := userdata.GetUint32(ad.Bytes(), userdata.NFTNL_UDATA_SET_ELEM_FLAGS); ok {
+			if f, ok := userdataUint32(ad.Bytes(), userdata.NFTNL_UDATA_SET_ELEM_FLAGS); ok {
 				ke.open = f&userdata.NFTNL_UDATA_SET_ELEM_F_INTERVAL_OPEN != 0
 			}
 		case unix.NFTA_SET_ELEM_EXPR:
@@ -413,8 +420,8 @@ func elementExpr(family byte, ad *mnl.AttributeDecoder, ke *kelem) error {
 			return err
 		}
 		q := &expr.Quota{}
-		if err := expr.Unmarshal(family, data, q); err != nil {
-			return err
+		if !unmarshal(family, data, q) {
+			return fmt.Errorf("quota of %d bytes does not parse", len(data))
 		}
 		ke.quota, ke.hasQuota = q, true
 	}
@@ -424,15 +431,18 @@ func elementExpr(family byte, ad *mnl.AttributeDecoder, ke *kelem) error {
 // normalise turns kernel elements into the model's: sorted, interval end
 // markers folded into ranges, the zero sentinel dropped.
 func normalise(s *rules.Set, kes []kelem) ([]rules.Element, error) {
+	// A key of another length than the set's type is refused rather
+	// than shown as an element of another family.
+	keyLen := map[rules.KeyType]int{rules.KeyIPv4: 4, rules.KeyIPv6: 16, rules.KeyNFProto: 1}[s.Key]
 	toElem := func(ke kelem) (rules.Element, error) {
 		var e rules.Element
-		if s.Key == rules.KeyNFProto && len(ke.key) == 1 {
+		if len(ke.key) != keyLen {
+			return rules.Element{}, fmt.Errorf("key %x is not of type %s", ke.key, s.Key)
+		}
+		if s.Key == rules.KeyNFProto {
 			e.Proto = ke.key[0]
 		} else {
-			a, ok := netip.AddrFromSlice(ke.key)
-			if !ok {
-				return rules.Element{}, fmt.Errorf("key %x is not an address", ke.key)
-			}
+			a, _ := netip.AddrFromSlice(ke.key)
 			e = rules.Addr(a)
 		}
 		e.Expires = ke.expires
@@ -476,8 +486,8 @@ func normalise(s *rules.Set, kes []kelem) ([]rules.Element, error) {
 	var open *rules.Element
 	for _, ke := range kes {
 		a, ok := netip.AddrFromSlice(ke.key)
-		if !ok {
-			return nil, fmt.Errorf("key %x is not an address", ke.key)
+		if !ok || len(ke.key) != keyLen || s.Key == rules.KeyNFProto {
+			return nil, fmt.Errorf("key %x is not of type %s", ke.key, s.Key)
 		}
 		if ke.end {
 			if open == nil {

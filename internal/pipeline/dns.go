@@ -1,0 +1,287 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/sys/unix"
+
+	"github.com/devfence/devfence/internal/nsthread"
+)
+
+// netnsDir is where `ip netns` keeps named namespaces (rules/netlink's
+// NetNSDir, which this package cannot import: its tests import this one).
+const netnsDir = "/var/run/netns"
+
+// DNSResolver resolves host names the way a program in network namespace
+// netns ("" is the caller's) would: through the DNS server at addr
+// ("127.0.0.1:5353"), or when addr is empty through the nameservers of the
+// namespace's resolv.conf, /etc/netns/NETNS/resolv.conf when it exists
+// (what `ip netns exec` puts in place) and /etc/resolv.conf otherwise; and
+// over the namespace's network. Without either it is the system resolver.
+// Errors name the server that answered or failed.
+func DNSResolver(addr, netns string) Resolver {
+	if addr == "" && netns == "" {
+		return net.DefaultResolver
+	}
+	return &dnsClient{addr: addr, netns: netns}
+}
+
+// dnsClient asks the servers itself, rather than through net.Resolver,
+// because net.Resolver always takes its servers and options from the
+// caller's /etc/resolv.conf and names them in its errors.
+type dnsClient struct {
+	addr, netns string
+}
+
+// exchangeTimeout bounds one server's answer, so that the next one is
+// asked within lookupTimeout.
+const exchangeTimeout = 2 * time.Second
+
+func (c *dnsClient) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	servers, err := c.servers()
+	if err != nil {
+		return nil, &net.DNSError{Err: err.Error(), Name: host}
+	}
+	var last error
+	for _, server := range servers {
+		addrs, err := c.lookup(ctx, server, host)
+		var dnsErr *net.DNSError
+		if err == nil || errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			// An answer, even "no such host", ends the search as in libc.
+			return addrs, err
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func (c *dnsClient) servers() ([]string, error) {
+	if c.addr != "" {
+		return []string{c.addr}, nil
+	}
+	path := "/etc/resolv.conf"
+	if c.netns != "" {
+		if p := filepath.Join("/etc/netns", c.netns, "resolv.conf"); fileExists(p) {
+			path = p
+		}
+	}
+	servers, err := readNameservers(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(servers) == 0 {
+		// What libc does without a nameserver line.
+		servers = []string{"127.0.0.1:53", "[::1]:53"}
+	}
+	return servers, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// readNameservers lists the nameserver lines of a resolv.conf as host:53.
+func readNameservers(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || fields[0] != "nameserver" {
+			continue
+		}
+		if a, err := netip.ParseAddr(fields[1]); err == nil {
+			out = append(out, netip.AddrPortFrom(a, 53).String())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// lookup asks server for host's A and AAAA records.
+func (c *dnsClient) lookup(ctx context.Context, server, host string) ([]netip.Addr, error) {
+	name, err := dnsmessage.NewName(strings.TrimSuffix(host, ".") + ".")
+	if err != nil {
+		return nil, &net.DNSError{Err: err.Error(), Name: host, Server: server}
+	}
+	var addrs []netip.Addr
+	for _, typ := range []dnsmessage.Type{dnsmessage.TypeA, dnsmessage.TypeAAAA} {
+		got, err := c.query(ctx, server, name, typ)
+		if err != nil {
+			return nil, &net.DNSError{Err: err.Error(), Name: host, Server: server,
+				IsNotFound: errors.Is(err, errNoSuchHost), IsTimeout: errors.Is(err, errNoAnswer)}
+		}
+		addrs = append(addrs, got...)
+	}
+	if len(addrs) == 0 {
+		return nil, &net.DNSError{Err: "no A or AAAA records", Name: host, Server: server, IsNotFound: true}
+	}
+	return addrs, nil
+}
+
+var (
+	errNoSuchHost = errors.New("no such host")
+	errNoAnswer   = errors.New("no answer in time")
+)
+
+// query sends one question over UDP, and again over TCP when the answer
+// was truncated.
+func (c *dnsClient) query(ctx context.Context, server string, name dnsmessage.Name, typ dnsmessage.Type) ([]netip.Addr, error) {
+	var idb [2]byte
+	rand.Read(idb[:])
+	id := binary.BigEndian.Uint16(idb[:])
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
+	b.StartQuestions()
+	b.Question(dnsmessage.Question{Name: name, Type: typ, Class: dnsmessage.ClassINET})
+	q, err := b.Finish()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.exchange(ctx, "udp", server, q)
+	if err != nil {
+		return nil, err
+	}
+	var p dnsmessage.Parser
+	h, err := p.Start(resp)
+	if err == nil && h.Truncated {
+		if resp, err = c.exchange(ctx, "tcp", server, q); err == nil {
+			h, err = p.Start(resp)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if h.ID != id || !h.Response {
+		return nil, errors.New("answer does not match the question")
+	}
+	switch h.RCode {
+	case dnsmessage.RCodeSuccess:
+	case dnsmessage.RCodeNameError:
+		return nil, errNoSuchHost
+	default:
+		return nil, fmt.Errorf("server answered %v", h.RCode)
+	}
+	if err := p.SkipAllQuestions(); err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for {
+		rh, err := p.AnswerHeader()
+		if errors.Is(err, dnsmessage.ErrSectionDone) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// A CNAME chain's records are all in the answer; keep the
+		// addresses of the type asked.
+		switch {
+		case rh.Type == typ && typ == dnsmessage.TypeA:
+			r, err := p.AResource()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.AddrFrom4(r.A))
+		case rh.Type == typ && typ == dnsmessage.TypeAAAA:
+			r, err := p.AAAAResource()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.AddrFrom16(r.AAAA))
+		default:
+			if err := p.SkipAnswer(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// exchange sends q to server and reads the answer, on a socket made in
+// the namespace.
+func (c *dnsClient) exchange(ctx context.Context, network, server string, q []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
+	defer cancel()
+	conn, err := c.dial(ctx, network, server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if network == "udp" {
+		if _, err := conn.Write(q); err != nil {
+			return nil, err
+		}
+		buf := make([]byte, 1232)
+		n, err := conn.Read(buf)
+		if err != nil {
+			return nil, timeoutErr(err)
+		}
+		return buf[:n], nil
+	}
+	msg := binary.BigEndian.AppendUint16(nil, uint16(len(q)))
+	if _, err := conn.Write(append(msg, q...)); err != nil {
+		return nil, err
+	}
+	var n [2]byte
+	if _, err := io.ReadFull(conn, n[:]); err != nil {
+		return nil, timeoutErr(err)
+	}
+	buf := make([]byte, binary.BigEndian.Uint16(n[:]))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return nil, timeoutErr(err)
+	}
+	return buf, nil
+}
+
+func timeoutErr(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errNoAnswer
+	}
+	return err
+}
+
+// dial makes the socket inside the namespace; it stays there when the
+// thread that made it leaves.
+func (c *dnsClient) dial(ctx context.Context, network, server string) (net.Conn, error) {
+	var d net.Dialer
+	if c.netns == "" {
+		return d.DialContext(ctx, network, server)
+	}
+	if strings.ContainsRune(c.netns, '/') || c.netns == "." || c.netns == ".." {
+		return nil, fmt.Errorf("network namespace %q: not a namespace name", c.netns)
+	}
+	fd, err := unix.Open(filepath.Join(netnsDir, c.netns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %q: %w", c.netns, err)
+	}
+	defer unix.Close(fd)
+	var conn net.Conn
+	err = nsthread.Do(fd, func() error {
+		conn, err = d.DialContext(ctx, network, server)
+		return err
+	})
+	return conn, err
+}
