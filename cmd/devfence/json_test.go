@@ -107,6 +107,10 @@ func TestJSONGoldens(t *testing.T) {
 			normal: []normalRule{netnsName(ns, 1),
 				{regexp.MustCompile(`"saved_at": "[0-9T:-]+Z"`), 1, `"saved_at": "SAVED"`}}},
 		{name: "watch", command: "watch", lines: true}, // TestWatchCLI
+		// The features are this kernel's; a kernel lacking one changes
+		// the golden, which is the point.
+		{name: "probe", command: "probe", args: []string{"--netns", ns},
+			normal: []normalRule{{regexp.MustCompile(`"kernel": "[^"]+"`), 1, `"kernel": "RELEASE"`}}},
 	}
 	var covered []string
 	for _, tc := range cases {
