@@ -30,7 +30,10 @@ type Result struct {
 type Test struct {
 	Action   string   // pass, fail, skip, or known (a failure Known explains)
 	Known    string   // the known failure's message
-	Failures []string // messages of the failed test and its failed subtests
+	Failures []string // output of the failed test and its failed subtests, "name: line"
+	// Failed maps each failed test or subtest that printed something to
+	// its output lines.
+	Failed map[string][]string
 }
 
 // Measure is one peak-RSS measurement of devfence apply.
@@ -157,11 +160,23 @@ func parseSuite(r *Result, suite, out string) {
 		if t == nil {
 			continue
 		}
-		for _, o := range outputs[name] {
-			t.Failures = append(t.Failures, name+": "+strings.TrimSpace(o))
+		if len(outputs[name]) > 0 {
+			if t.Failed == nil {
+				t.Failed = map[string][]string{}
+			}
+			t.Failed[name] = outputs[name]
 		}
 	}
 	for _, t := range r.Tests {
-		sort.Strings(t.Failures)
+		names := make([]string, 0, len(t.Failed))
+		for n := range t.Failed {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			for _, o := range t.Failed[n] {
+				t.Failures = append(t.Failures, n+": "+strings.TrimSpace(o))
+			}
+		}
 	}
 }
