@@ -60,8 +60,9 @@ func newApt(cache, suite, arch string) (*apt, error) {
 }
 
 // writeSources lists the suite, and with updates its -updates and
-// -security suites (newest kernels), which the mirror may not carry for
-// every architecture (bullseye-security has no armhf here).
+// -security suites (newest kernels). The mirror may not carry those for
+// every architecture (bullseye-security has no armhf here) or be mid-sync;
+// update then falls back to the suite alone.
 func (a *apt) writeSources(updates bool) error {
 	line := func(uri, suite string) string {
 		return fmt.Sprintf("deb [signed-by=%s] %s %s main\n", keyring, uri, suite)
@@ -105,9 +106,6 @@ func (a *apt) update() error {
 		return nil
 	}
 	if _, err := a.run(a.dir, "apt-get", "-q", "update"); err != nil {
-		if !strings.Contains(err.Error(), "404") {
-			return err
-		}
 		if err := a.writeSources(false); err != nil {
 			return err
 		}
