@@ -65,6 +65,10 @@ func TestParseAndKnown(t *testing.T) {
 	if d := cmp.Diff(wantM, r.Measures); d != "" {
 		t.Errorf("measures (-want +got):\n%s", d)
 	}
+	wantB := []string{"TestB/x: b_test.go:9: the kernel lacks the payload expression"}
+	if d := cmp.Diff(wantB, r.Tests["netlink/TestB"].Failures); d != "" {
+		t.Errorf("failures of TestB, once each (-want +got):\n%s", d)
+	}
 	wantF := []string{"suite device did not finish (the VM stopped or timed out in it)"}
 	if d := cmp.Diff(wantF, r.Fatal); d != "" {
 		t.Errorf("fatal (-want +got):\n%s", d)

@@ -167,7 +167,11 @@ func parseSuite(r *Result, suite, out string) {
 			t.Failed[name] = outputs[name]
 		}
 	}
-	for _, t := range r.Tests {
+	for key, t := range r.Tests {
+		if !strings.HasPrefix(key, suite+"/") {
+			continue
+		}
+		t.Failures = nil
 		names := make([]string, 0, len(t.Failed))
 		for n := range t.Failed {
 			names = append(names, n)
