@@ -45,7 +45,8 @@ func TestParseAndKnown(t *testing.T) {
 		"\x16--- FAIL: TestE/x (0.00s)\n\x16=== RUN   TestE/y\n    e_test.go:9: could not resolve\n" +
 		"\x16--- FAIL: TestE/y (0.00s)\n\x16--- FAIL: TestE (0.00s)\n\x16=== NAME  \n" +
 		"\x16FAIL\nKLAB SUITE netlink END rc=1\n" +
-		"KLAB SUITE device BEGIN\n\x16=== RUN   TestD\n"
+		"KLAB SUITE device BEGIN\n\x16=== RUN   TestD\n" +
+		"[   70.611613] PC is at nft_quota_eval+0x34/0x78 [nft_quota]\n"
 	r := &Result{Target: Target{Name: "5.10-amd64"}}
 	Parse(r, console)
 	known := []Known{{Targets: "5.10-*", Test: "netlink/*", Message: "lacks the payload", Line: 1}}
@@ -69,7 +70,7 @@ func TestParseAndKnown(t *testing.T) {
 	if d := cmp.Diff(wantB, r.Tests["netlink/TestB"].Failures); d != "" {
 		t.Errorf("failures of TestB, once each (-want +got):\n%s", d)
 	}
-	wantF := []string{"suite device did not finish (the VM stopped or timed out in it)"}
+	wantF := []string{"kernel: [   70.611613] PC is at nft_quota_eval+0x34/0x78 [nft_quota]", "suite device did not finish (the VM stopped or timed out in it)"}
 	if d := cmp.Diff(wantF, r.Fatal); d != "" {
 		t.Errorf("fatal (-want +got):\n%s", d)
 	}

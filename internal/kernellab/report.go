@@ -48,6 +48,8 @@ var (
 	reSuite   = regexp.MustCompile(`^KLAB SUITE (\S+) (BEGIN|END rc=(\d+))`)
 	reMeasure = regexp.MustCompile(`^KLAB MEASURE bin=(\S+) profile=(\S+) rc=(\d+) maxrss_kb=(\d*)`)
 	reBooted  = regexp.MustCompile(`^KLAB BOOTED kernel=(\S+)`)
+	// A kernel oops or panic, and where it happened.
+	reOops = regexp.MustCompile(`\] (Internal error:|Unhandled fault|Kernel panic|BUG:|Oops|PC is at|RIP:|Call Trace:|general protection fault)`)
 )
 
 // Parse reads the console of a VM into r. Kernel messages may interleave
@@ -75,6 +77,9 @@ func Parse(r *Result, console string) {
 			}
 			suite = ""
 			continue
+		}
+		if reOops.MatchString(line) {
+			r.Fatal = append(r.Fatal, "kernel: "+strings.TrimSpace(line))
 		}
 		switch {
 		case suite != "":
