@@ -50,15 +50,29 @@ func newApt(cache, suite, arch string) (*apt, error) {
 	if err := os.MkdirAll(filepath.Join(a.dir, "debs"), 0o755); err != nil {
 		return nil, err
 	}
-	security := strings.Replace(Mirror, "/debian", "/debian-security", 1)
-	sources := fmt.Sprintf("deb [signed-by=%[1]s] %[2]s %[3]s main\ndeb [signed-by=%[1]s] %[2]s %[3]s-updates main\ndeb [signed-by=%[1]s] %[4]s %[3]s-security main\n",
-		keyring, Mirror, suite, security)
-	for name, body := range map[string]string{"sources.list": sources, "status": ""} {
-		if err := os.WriteFile(filepath.Join(a.dir, name), []byte(body), 0o644); err != nil {
-			return nil, err
-		}
+	if err := a.writeSources(true); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(a.dir, "status"), nil, 0o644); err != nil {
+		return nil, err
 	}
 	return a, nil
+}
+
+// writeSources lists the suite, and with updates its -updates and
+// -security suites (newest kernels). The mirror may not carry those for
+// every architecture (bullseye-security has no armhf here) or be mid-sync;
+// update then falls back to the suite alone.
+func (a *apt) writeSources(updates bool) error {
+	line := func(uri, suite string) string {
+		return fmt.Sprintf("deb [signed-by=%s] %s %s main\n", keyring, uri, suite)
+	}
+	sources := line(Mirror, a.suite)
+	if updates {
+		security := strings.Replace(Mirror, "/debian", "/debian-security", 1)
+		sources += line(Mirror, a.suite+"-updates") + line(security, a.suite+"-security")
+	}
+	return os.WriteFile(filepath.Join(a.dir, "sources.list"), []byte(sources), 0o644)
 }
 
 func (a *apt) options() []string {
@@ -92,7 +106,12 @@ func (a *apt) update() error {
 		return nil
 	}
 	if _, err := a.run(a.dir, "apt-get", "-q", "update"); err != nil {
-		return err
+		if err := a.writeSources(false); err != nil {
+			return err
+		}
+		if _, err2 := a.run(a.dir, "apt-get", "-q", "update"); err2 != nil {
+			return fmt.Errorf("%w\nand without -updates and -security: %w", err, err2)
+		}
 	}
 	return os.WriteFile(stamp, nil, 0o644)
 }

@@ -31,7 +31,7 @@ func Suites(run string) []Suite {
 		{Name: "netlink", Pkg: "rules/netlink", Args: []string{"-test.timeout=15m"}},
 		{Name: "device", Pkg: "internal/device", Args: []string{"-test.timeout=15m"}},
 		{Name: "traffic", Pkg: "internal/traffic", Args: []string{"-test.timeout=40m", "-test.run=" + traffic},
-			Env: []string{"DEVFENCE_TRAFFIC_APPLY=cli", "DEVFENCE_TRAFFIC_BIN=/usr/local/bin/devfence"}},
+			Env: []string{"DEVFENCE_TRAFFIC_APPLY=cli", "DEVFENCE_TRAFFIC_BIN=/usr/local/bin/devfence-device"}},
 	}
 	if run != "" {
 		for i := range s {
@@ -41,9 +41,9 @@ func Suites(run string) []Suite {
 	return s
 }
 
-// build cross-compiles, for t, the devfence CLI (full build, which the
-// traffic suite applies with), the device build (-tags nopolicy, which is
-// measured) and the suites' test binaries into dir.
+// build cross-compiles, for t, the devfence CLI (full build), the device
+// build (-tags nopolicy: what devices run; the traffic suite applies with
+// it) and the suites' test binaries into dir. Both builds are measured.
 func build(root, dir string, t Target, suites []Suite) error {
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	env = append(env, t.GoEnv...)

@@ -40,8 +40,13 @@ func TestParseAndKnown(t *testing.T) {
 		"\x16=== RUN   TestB\n\x16=== RUN   TestB/x\n    b_test.go:9: the kernel lacks the payload expression\n" +
 		"\x16--- FAIL: TestB/x (0.00s)\n\x16--- FAIL: TestB (0.00s)\n\x16=== NAME  \n" +
 		"\x16=== RUN   TestC\n    c_test.go:3: something else\n\x16--- FAIL: TestC (0.00s)\n\x16=== NAME  \n" +
+		// One subtest fails as known, the other not: the test fails.
+		"\x16=== RUN   TestE\n\x16=== RUN   TestE/x\n    e_test.go:9: the kernel lacks the payload expression\n" +
+		"\x16--- FAIL: TestE/x (0.00s)\n\x16=== RUN   TestE/y\n    e_test.go:9: could not resolve\n" +
+		"\x16--- FAIL: TestE/y (0.00s)\n\x16--- FAIL: TestE (0.00s)\n\x16=== NAME  \n" +
 		"\x16FAIL\nKLAB SUITE netlink END rc=1\n" +
-		"KLAB SUITE device BEGIN\n\x16=== RUN   TestD\n"
+		"KLAB SUITE device BEGIN\n\x16=== RUN   TestD\n" +
+		"[   70.611613] PC is at nft_quota_eval+0x34/0x78 [nft_quota]\n"
 	r := &Result{Target: Target{Name: "5.10-amd64"}}
 	Parse(r, console)
 	known := []Known{{Targets: "5.10-*", Test: "netlink/*", Message: "lacks the payload", Line: 1}}
@@ -50,7 +55,7 @@ func TestParseAndKnown(t *testing.T) {
 	for k, v := range r.Tests {
 		got[k] = v.Action
 	}
-	want := map[string]string{"netlink/TestA": "pass", "netlink/TestB": "known", "netlink/TestC": "fail"}
+	want := map[string]string{"netlink/TestA": "pass", "netlink/TestB": "known", "netlink/TestC": "fail", "netlink/TestE": "fail"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("tests (-want +got):\n%s", d)
 	}
@@ -61,7 +66,11 @@ func TestParseAndKnown(t *testing.T) {
 	if d := cmp.Diff(wantM, r.Measures); d != "" {
 		t.Errorf("measures (-want +got):\n%s", d)
 	}
-	wantF := []string{"suite device did not finish (the VM stopped or timed out in it)"}
+	wantB := []string{"TestB/x: b_test.go:9: the kernel lacks the payload expression"}
+	if d := cmp.Diff(wantB, r.Tests["netlink/TestB"].Failures); d != "" {
+		t.Errorf("failures of TestB, once each (-want +got):\n%s", d)
+	}
+	wantF := []string{"kernel: [   70.611613] PC is at nft_quota_eval+0x34/0x78 [nft_quota]", "suite device did not finish (the VM stopped or timed out in it)"}
 	if d := cmp.Diff(wantF, r.Fatal); d != "" {
 		t.Errorf("fatal (-want +got):\n%s", d)
 	}

@@ -49,26 +49,46 @@ func LoadKnown(file string) ([]Known, error) {
 	return out, sc.Err()
 }
 
-// markKnown turns the failures of r that known explains into "known" and
-// counts, in used, how often each entry (by line) explained one.
+// markKnown turns the failures of r that known explains into "known": a
+// failed test is known when every failed test or subtest of it that
+// printed something printed a line some entry for this target and test
+// names. used counts, by line, how often each entry explained one.
 func markKnown(r *Result, known []Known, used map[int]int) {
 	for name, t := range r.Tests {
-		if t.Action != "fail" {
+		if t.Action != "fail" || len(t.Failed) == 0 {
 			continue
 		}
+		var apply []Known
 		for _, k := range known {
-			if ok, _ := path.Match(k.Targets, r.Target.Name); !ok {
-				continue
-			}
-			if ok, _ := path.Match(k.Test, name); !ok {
-				continue
-			}
-			for _, f := range t.Failures {
-				if strings.Contains(f, k.Message) {
-					t.Action, t.Known = "known", k.Message
-					used[k.Line]++
-				}
+			okT, _ := path.Match(k.Targets, r.Target.Name)
+			okN, _ := path.Match(k.Test, name)
+			if okT && okN {
+				apply = append(apply, k)
 			}
 		}
+		explained := map[int]bool{}
+		all := true
+		for _, lines := range t.Failed {
+			found := false
+			for _, k := range apply {
+				for _, l := range lines {
+					if strings.Contains(l, k.Message) {
+						found, explained[k.Line] = true, true
+					}
+				}
+			}
+			all = all && found
+		}
+		if !all || len(apply) == 0 {
+			continue
+		}
+		var msgs []string
+		for _, k := range apply {
+			if explained[k.Line] {
+				used[k.Line]++
+				msgs = append(msgs, k.Message)
+			}
+		}
+		t.Action, t.Known = "known", strings.Join(msgs, "; ")
 	}
 }

@@ -30,7 +30,10 @@ type Result struct {
 type Test struct {
 	Action   string   // pass, fail, skip, or known (a failure Known explains)
 	Known    string   // the known failure's message
-	Failures []string // messages of the failed test and its failed subtests
+	Failures []string // output of the failed test and its failed subtests, "name: line"
+	// Failed maps each failed test or subtest that printed something to
+	// its output lines.
+	Failed map[string][]string
 }
 
 // Measure is one peak-RSS measurement of devfence apply.
@@ -45,6 +48,8 @@ var (
 	reSuite   = regexp.MustCompile(`^KLAB SUITE (\S+) (BEGIN|END rc=(\d+))`)
 	reMeasure = regexp.MustCompile(`^KLAB MEASURE bin=(\S+) profile=(\S+) rc=(\d+) maxrss_kb=(\d*)`)
 	reBooted  = regexp.MustCompile(`^KLAB BOOTED kernel=(\S+)`)
+	// A kernel oops or panic, and where it happened.
+	reOops = regexp.MustCompile(`\] (Internal error:|Unhandled fault|Kernel panic|BUG:|Oops|PC is at|RIP:|Call Trace:|general protection fault)`)
 )
 
 // Parse reads the console of a VM into r. Kernel messages may interleave
@@ -72,6 +77,9 @@ func Parse(r *Result, console string) {
 			}
 			suite = ""
 			continue
+		}
+		if reOops.MatchString(line) {
+			r.Fatal = append(r.Fatal, "kernel: "+strings.TrimSpace(line))
 		}
 		switch {
 		case suite != "":
@@ -157,11 +165,27 @@ func parseSuite(r *Result, suite, out string) {
 		if t == nil {
 			continue
 		}
-		for _, o := range outputs[name] {
-			t.Failures = append(t.Failures, name+": "+strings.TrimSpace(o))
+		if len(outputs[name]) > 0 {
+			if t.Failed == nil {
+				t.Failed = map[string][]string{}
+			}
+			t.Failed[name] = outputs[name]
 		}
 	}
-	for _, t := range r.Tests {
-		sort.Strings(t.Failures)
+	for key, t := range r.Tests {
+		if !strings.HasPrefix(key, suite+"/") {
+			continue
+		}
+		t.Failures = nil
+		names := make([]string, 0, len(t.Failed))
+		for n := range t.Failed {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			for _, o := range t.Failed[n] {
+				t.Failures = append(t.Failures, n+": "+strings.TrimSpace(o))
+			}
+		}
 	}
 }

@@ -38,7 +38,7 @@ func Summary(w io.Writer, results []*Result, known []Known) bool {
 	defer func() {
 		for _, k := range known {
 			for _, r := range results {
-				if ok, _ := path.Match(k.Targets, r.Target.Name); ok && used[k.Line] == 0 && len(r.Tests) > 0 {
+				if ok, _ := path.Match(k.Targets, r.Target.Name); ok && used[k.Line] == 0 && ran(r, k.Test) {
 					fmt.Fprintf(w, "\nnote: known failure (line %d: %s %s) did not occur on %s; fixed? then remove the line\n",
 						k.Line, k.Targets, k.Test, r.Target.Name)
 					break
@@ -195,4 +195,14 @@ func dur(d time.Duration) string {
 		return "—"
 	}
 	return d.Round(time.Second).String()
+}
+
+// ran reports whether a test matching pattern ran on r.
+func ran(r *Result, pattern string) bool {
+	for name := range r.Tests {
+		if ok, _ := path.Match(pattern, name); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -44,7 +44,7 @@ var Targets = map[string]Target{
 	"6.1-mipsel": {Suite: "bookworm", Arch: "mipsel", Flavour: "4kc-malta", GoEnv: []string{"GOARCH=mipsle", "GOMIPS=softfloat"},
 		QEMU: "qemu-system-mipsel", Package: "qemu-system-mips", Machine: []string{"-M", "malta", "-cpu", "24Kf"}, Console: "ttyS0", MemMB: 256, SMP: 1},
 	"6.1-s390x": {Suite: "bookworm", Arch: "s390x", Flavour: "s390x", GoEnv: []string{"GOARCH=s390x"},
-		QEMU: "qemu-system-s390x", Package: "qemu-system-s390x", Console: "ttysclp0"},
+		QEMU: "qemu-system-s390x", Package: "qemu-system-misc", Console: "ttysclp0"},
 }
 
 // DefaultTargets is the matrix run without -targets.
