@@ -16,11 +16,11 @@ import (
 // Probe finds out which features of rules.Features the kernel has. Each
 // feature is tried with the very statements devfence emits for it, in a
 // table of its own with a name no one else uses, which one batch creates
-// (table, sets, a base chain, the rule) and deletes again: the kernel
-// checks every expression when the batch adds it, so a batch it commits
-// proves the feature, and a refused one changes nothing. Either way no
-// table survives the batch, and no other table is named, the real one
-// included.
+// (table, sets, a base chain, the rule) and deletes again, then fails on
+// purpose: the kernel checks every expression when the batch adds it, so
+// a batch refused only at its deliberate last step proves the feature.
+// The kernel commits no probe batch, and no other table is named, the
+// real one included.
 func (c *Conn) Probe() (*rules.Kernel, error) {
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
@@ -60,16 +60,23 @@ func (c *Conn) try(p probe) (bool, error) {
 	t := &rules.Table{Family: "inet", Name: name, Sets: p.sets,
 		Chains: []*rules.Chain{{Name: "probe", Hook: rules.HookOutput, Priority: rules.PriorityFilter, Policy: rules.Accept,
 			Rules: p.checks}}}
-	tx := &rules.Transaction{Ops: []rules.Op{{Verb: rules.VerbAdd, Table: t}, {Verb: rules.VerbDelete, Table: &rules.Table{Family: t.Family, Name: name}}}}
+	// The second delete of the table must fail (it is gone by then), so
+	// the kernel aborts the batch after checking everything before it:
+	// nothing is committed and the ruleset generation does not move, so
+	// a probe is invisible to `apply --dry-run`, to `nft monitor` and to
+	// apply's own check that nothing changed the ruleset while it read it.
+	gone := &rules.Table{Family: t.Family, Name: name}
+	tx := &rules.Transaction{Ops: []rules.Op{{Verb: rules.VerbAdd, Table: t}, {Verb: rules.VerbDelete, Table: gone}, {Verb: rules.VerbDelete, Table: gone}}}
 	_, err := c.Apply(tx)
 	var re *RefusedError
 	switch {
 	case err == nil:
-		return true, nil
+		return false, fmt.Errorf("the kernel committed probe table %s, deleting it twice", name)
 	case errors.Is(err, ErrPermission):
 		return false, err
 	case errors.As(err, &re):
-		return false, nil
+		// Only the deliberate failure: everything before it was taken.
+		return re.What == "delete of table "+gone.Ref() && errors.Is(re.Err, unix.ENOENT) && re.Expr == nil, nil
 	}
 	return false, err
 }

@@ -49,11 +49,20 @@ func TestProbeLeavesTablesAlone(t *testing.T) {
 	// State in a dynamic set, which a replaced table would lose.
 	nltest.NFT(t, ns, "", "add", "element", "inet", "devfence", "consent_v4", "{ 192.0.2.77 }")
 	before := nltest.NFT(t, ns, "", "list", "ruleset")
+	gen, err := c.Generation()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	start := time.Now()
 	k, err := c.Probe()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// No probe batch is committed: apply --dry-run and apply's check that
+	// nothing changed the ruleset while it read it rely on that.
+	if g, err := c.Generation(); err != nil || g != gen {
+		t.Errorf("the probe moved the ruleset generation from %d to %d (%v)", gen, g, err)
 	}
 	t.Logf("probe of %d features took %v on %s", len(k.Has), time.Since(start).Round(time.Millisecond), k.Release)
 
