@@ -24,6 +24,17 @@ type env struct {
 	state string
 }
 
+func init() {
+	nltest.Prober = func(t testing.TB) (*rules.Kernel, error) {
+		c, err := netlink.Open(nltest.NS(t))
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return c.Probe()
+	}
+}
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ns := nltest.NS(t)
@@ -39,7 +50,7 @@ func example(t *testing.T, name string) *rules.Table {
 	t.Helper()
 	for _, p := range nltest.Examples(t) {
 		if filepath.Base(p) == name+".yaml" {
-			return nltest.Compile(t, p)
+			return nltest.Fit(t, nltest.Compile(t, p))
 		}
 	}
 	t.Fatalf("no example %s", name)

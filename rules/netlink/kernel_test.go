@@ -20,6 +20,17 @@ import (
 	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
+func init() {
+	nltest.Prober = func(t testing.TB) (*rules.Kernel, error) {
+		c, err := Open(nltest.NS(t))
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return c.Probe()
+	}
+}
+
 // open connects to a fresh namespace and closes the connection with the test.
 func open(t *testing.T, ns string) *Conn {
 	t.Helper()
@@ -51,7 +62,7 @@ func TestParity(t *testing.T) {
 	for _, path := range nltest.Examples(t) {
 		name := exampleName(path)
 		t.Run(name, func(t *testing.T) {
-			tbl := nltest.Compile(t, path)
+			tbl := nltest.Fit(t, nltest.Compile(t, path))
 			viaNetlink, viaNft := nltest.NS(t), nltest.NS(t)
 			c := open(t, viaNetlink)
 			apply(t, c, tbl)
@@ -165,7 +176,7 @@ func TestReadRoundTrip(t *testing.T) {
 	for _, path := range nltest.Examples(t) {
 		name := exampleName(path)
 		t.Run(name, func(t *testing.T) {
-			tbl := nltest.Compile(t, path)
+			tbl := nltest.Fit(t, nltest.Compile(t, path))
 			c := open(t, nltest.NS(t))
 			apply(t, c, tbl)
 			live, err := c.Read(tbl.Family, tbl.Name)
@@ -230,7 +241,7 @@ func TestCtDirection(t *testing.T) {
 // TestRefusedBatch: a rule referencing a set that is not in the batch is
 // refused; the error names the rule by its comment and the old table stays.
 func TestRefusedBatch(t *testing.T) {
-	tbl := nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml"))
+	tbl := nltest.Fit(t, nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml")))
 	c := open(t, nltest.NS(t))
 	apply(t, c, tbl)
 	gen, err := c.Generation()
@@ -238,7 +249,7 @@ func TestRefusedBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bad := nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml"))
+	bad := nltest.Fit(t, nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml")))
 	bad.Sets = slices.DeleteFunc(bad.Sets, func(s *rules.Set) bool { return s.Name == "quota_allow_dns_v4" })
 	_, err = c.Apply(rules.Replace(bad))
 	var re *RefusedError
@@ -466,7 +477,7 @@ func TestSetElements(t *testing.T) {
 	nltest.RequireNFT(t)
 	ns := nltest.NS(t)
 	c := open(t, ns)
-	tbl := nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml"))
+	tbl := nltest.Fit(t, nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml")))
 	apply(t, c, tbl)
 	nltest.NFT(t, ns, "", "add", "element", "inet", "devfence", "consent_v4", "{ 192.168.1.20 }")
 	elems := []rules.Element{rules.Addr(netip.MustParseAddr("192.168.1.53")), rules.Range(netip.MustParsePrefix("10.53.0.0/16"))}

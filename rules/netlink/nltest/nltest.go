@@ -194,6 +194,38 @@ func Compile(t testing.TB, path string) *rules.Table {
 	return res.Table
 }
 
+// Prober finds out what the running kernel has (rules/netlink's Probe).
+// The kernel tests of packages that can import rules/netlink set it in an
+// init function; nltest cannot import that package itself, whose own
+// tests use nltest.
+var Prober func(t testing.TB) (*rules.Kernel, error)
+
+var probed struct {
+	once sync.Once
+	k    *rules.Kernel
+	err  error
+}
+
+// Fit lowers tbl to what the running kernel has, as apply does (e.g.
+// clear-to-send without @ih below Linux 5.16), so that kernel tests
+// exercise on every kernel the table devfence would put in force there.
+// The kernel is probed once per test binary.
+func Fit(t testing.TB, tbl *rules.Table) *rules.Table {
+	t.Helper()
+	if Prober == nil {
+		t.Fatal("nltest.Fit: no Prober registered")
+	}
+	probed.once.Do(func() { probed.k, probed.err = Prober(t) })
+	if probed.err != nil {
+		t.Fatalf("probe the kernel: %v", probed.err)
+	}
+	low, err := rules.Lower(tbl, probed.k)
+	if err != nil {
+		t.Fatalf("fit table %s to kernel %s: %v", tbl.Ref(), probed.k.Release, err)
+	}
+	return low
+}
+
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
