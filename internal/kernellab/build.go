@@ -26,6 +26,7 @@ func Suites(run string) []Suite {
 	traffic := "^(TestUnsolicitedInboundDropped|TestServiceAcceptsOnlyItsNetworks|TestEgressOutsideAllowListDropped|" +
 		"TestQuotaStopsFloodToNonConsentingPeer|TestRuleQuotaOverridesDefault|TestTotalBoundsSpreadFlood|TestFullPeerTableFailsClosed|" +
 		"TestBulkOnlyWhileConsenting|TestSpoofedSYNGrantsNoConsent|TestCloudHandshakeClearToSend|" +
+		"TestBannerRightAfterAcceptGrants|TestOneRequestThenOnlyACKsGrants|TestForgedSYNsCannotSpendAViewersBudget|TestDeviceCannotSpoof|" +
 		"TestSwapUnderFlood|TestReapplyKeepsState)$"
 	s := []Suite{
 		{Name: "netlink", Pkg: "rules/netlink", Args: []string{"-test.timeout=15m"}},
