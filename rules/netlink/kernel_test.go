@@ -414,7 +414,10 @@ func edgeTable() *rules.Table {
 			r("ct bits", v6, rules.PortMatch{Proto: "tcp", Field: rules.Dst, Lo: 443, Hi: 443}, rules.CtStatus{Bits: rules.CtAssured | rules.CtConfirmed},
 				rules.CtMark{Mask: 0x0f00, Value: 0x0300}, rules.PayloadPresent{}, rules.InnerPayload{Offset: 1, Data: []byte("ok")},
 				rules.CtMarkOr{Bits: 0x40000000}, rules.Counter{}),
-			r("first data", v4, rules.CtMark{Mask: 1 << 31}, rules.PayloadPresent{}, rules.CtMarkOr{Bits: 1 << 31}),
+			// On TCP, as the compiler emits it: the lowering below 5.16
+			// needs the TCP header's data offset.
+			r("first data", v4, rules.PortMatch{Proto: "tcp", Field: rules.Src, Lo: 4433, Hi: 4433},
+				rules.CtMark{Mask: 1 << 31}, rules.PayloadPresent{}, rules.CtMarkOr{Bits: 1 << 31}),
 			r("device spoke", v6, rules.PortMatch{Proto: "tcp", Field: rules.Src, Lo: 8443, Hi: 8443}, rules.CtDirection{Reply: true},
 				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPRst, Neg: true}, rules.CtMarkOr{Bits: 1 << 30}),
 			r("tcp flags alone", v4, rules.TCPFlags{Bits: rules.TCPFin | rules.TCPCwr}, rules.CtMark{Mask: 1 << 30, Value: 1 << 30}, accept),
