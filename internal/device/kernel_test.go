@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -295,6 +296,59 @@ func TestRollback(t *testing.T) {
 		}
 		e.wantLive(t, nil, tbl)
 	})
+	// The kernel lab (6.1 arm64 under TCG) caught the state machine before
+	// the lock: a rollback that came after the pending state was written
+	// but before the new table landed restored the old table, and the new
+	// one then landed over it. Here the rollback comes at exactly that
+	// moment, from inside the apply's send; it must find the apply holding
+	// the lock and change nothing, and a rollback after the send restores
+	// the old table.
+	t.Run("while apply sends its table", func(t *testing.T) {
+		e := newEnv(t)
+		old := example(t, "baby-monitor")
+		e.mustApply(t, old)
+		var early error
+		sending := make(chan struct{})
+		k := &beforeSend{Kernel: e.conn, hook: func() {
+			defer close(sending)
+			if e.load(t).Pending == nil {
+				t.Error("the table is sent before the pending state is written")
+			}
+			defer func(w time.Duration) { lockWait = w }(lockWait)
+			lockWait = 200 * time.Millisecond
+			_, early = e.rollback(t)
+		}}
+		done := make(chan error, 1)
+		go func() {
+			_, err := Apply(k, example(t, "smart-plug"), Options{StateDir: e.state, Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+			done <- err
+		}()
+		<-sending
+		if le := (*LockedError)(nil); !errors.As(early, &le) || le.Command != "apply" {
+			t.Errorf("rollback while the apply sends: %v, want a LockedError naming apply", early)
+		}
+		if _, err := e.rollback(t); err != nil {
+			t.Errorf("rollback after the send: %v", err)
+		}
+		if err := <-done; !errors.Is(err, ErrRolledBack) {
+			t.Errorf("waiting apply: %v, want ErrRolledBack", err)
+		}
+		e.wantLive(t, old, old)
+		assertSettled(t, e)
+	})
+}
+
+// beforeSend runs hook once, just before the first transaction goes to
+// the kernel.
+type beforeSend struct {
+	Kernel
+	once sync.Once
+	hook func()
+}
+
+func (k *beforeSend) Apply(tx *rules.Transaction) (netlink.Stats, error) {
+	k.once.Do(k.hook)
+	return k.Kernel.Apply(tx)
 }
 
 // TestInterruptedConfirm: an apply killed while it waits leaves its
