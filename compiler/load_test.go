@@ -37,6 +37,9 @@ func TestLoadDiagnostics(t *testing.T) {
 			[]string{`4:52: consent.handshakes[0].clearToSend: is 65 bytes; devfence matches at most 64`}},
 		{"log group out of range", minimal + "log: {group: 70000}\n",
 			[]string{`3:7: log.group: NFLOG groups are 0-65535, not 70000`}},
+		// Past int32 on every CPU: on 32-bit ones 2^31 wrapped to -2^31.
+		{"whole number past 32 bits", minimal + "log: {group: 2147483648}\n",
+			[]string{`3:14: log.group: number 2147483648 is out of range`}},
 		{"second document", minimal + "---\nversion: 1\n",
 			[]string{`3:1: a profile file holds one YAML document; found a second`}},
 		{"top level is a list", "- version: 1\n",
