@@ -182,3 +182,32 @@ func TestUnits(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRate: a rate's number is bounded alike on every CPU.
+func TestParseRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want compiler.Rate
+		err  string
+	}{
+		{in: "10/minute", want: compiler.Rate{N: 10, Unit: "minute"}},
+		{in: "0", want: compiler.Rate{}},
+		{in: "2147483647/second", want: compiler.Rate{N: 2147483647, Unit: "second"}},
+		{in: "2147483648/second", err: `rate "2147483648/second" is too large`},
+		{in: "3000000000/day", err: `rate "3000000000/day" is too large`},
+		{in: "-1/second", err: `rate "-1/second" needs a whole number before /`},
+		{in: "10/week", err: `rate "10/week": unit must be second, minute, hour or day`},
+	} {
+		got, err := compiler.ParseRate(tc.in)
+		var gotErr string
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if diff := cmp.Diff(tc.err, gotErr); diff != "" {
+			t.Errorf("ParseRate(%q) error (-want +got):\n%s", tc.in, diff)
+		}
+		if diff := cmp.Diff(tc.want, got); err == nil && diff != "" {
+			t.Errorf("ParseRate(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+}
