@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -83,8 +84,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 	case reflect.Int:
 		if s, ok := d.scalar(n, path, "!!int", "a whole number"); ok {
+			// Bounded by int32, not int: reflect's SetInt would wrap a
+			// larger value silently on 32-bit CPUs, where int is 32 bits.
 			i, err := strconv.ParseInt(s, 0, 64)
-			if err != nil || i < 0 || i > 1<<31 {
+			if err != nil || i < 0 || i > math.MaxInt32 {
 				d.errorf(n, path, "number %s is out of range", s)
 				return
 			}
@@ -253,7 +256,12 @@ func scalarValue(n *yaml.Node) any {
 		return strings.EqualFold(n.Value, "true")
 	case "!!int":
 		if i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64); err == nil {
-			return int(i)
+			// As yaml.v3 does: an int when it fits (not on 32-bit CPUs
+			// past 2^31), else the int64, never a wrapped value.
+			if i == int64(int(i)) {
+				return int(i)
+			}
+			return i
 		}
 	case "!!float":
 		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {

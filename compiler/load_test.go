@@ -37,6 +37,9 @@ func TestLoadDiagnostics(t *testing.T) {
 			[]string{`4:52: consent.handshakes[0].clearToSend: is 65 bytes; devfence matches at most 64`}},
 		{"log group out of range", minimal + "log: {group: 70000}\n",
 			[]string{`3:7: log.group: NFLOG groups are 0-65535, not 70000`}},
+		// Past int32 on every CPU: on 32-bit ones 2^31 wrapped to -2^31.
+		{"whole number past 32 bits", minimal + "log: {group: 2147483648}\n",
+			[]string{`3:14: log.group: number 2147483648 is out of range`}},
 		{"second document", minimal + "---\nversion: 1\n",
 			[]string{`3:1: a profile file holds one YAML document; found a second`}},
 		{"top level is a list", "- version: 1\n",
@@ -176,6 +179,35 @@ func TestUnits(t *testing.T) {
 		}
 		if back, _ := compiler.ParseSize(compiler.FormatSize(got)); back != got {
 			t.Errorf("FormatSize(%d) = %q does not read back", got, compiler.FormatSize(got))
+		}
+	}
+}
+
+// TestParseRate: a rate's number is bounded alike on every CPU.
+func TestParseRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want compiler.Rate
+		err  string
+	}{
+		{in: "10/minute", want: compiler.Rate{N: 10, Unit: "minute"}},
+		{in: "0", want: compiler.Rate{}},
+		{in: "2147483647/second", want: compiler.Rate{N: 2147483647, Unit: "second"}},
+		{in: "2147483648/second", err: `rate "2147483648/second" is too large`},
+		{in: "3000000000/day", err: `rate "3000000000/day" is too large`},
+		{in: "-1/second", err: `rate "-1/second" needs a whole number before /`},
+		{in: "10/week", err: `rate "10/week": unit must be second, minute, hour or day`},
+	} {
+		got, err := compiler.ParseRate(tc.in)
+		var gotErr string
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if diff := cmp.Diff(tc.err, gotErr); diff != "" {
+			t.Errorf("ParseRate(%q) error (-want +got):\n%s", tc.in, diff)
+		}
+		if diff := cmp.Diff(tc.want, got); err == nil && diff != "" {
+			t.Errorf("ParseRate(%q) (-want +got):\n%s", tc.in, diff)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"time"
@@ -315,7 +316,7 @@ func (g *schemaGen) field(t reflect.Type, path string, def reflect.Value) schema
 			s = schema{"type": "string"}
 		case reflect.Int:
 			// The decoder's range for every whole number.
-			s = schema{"type": "integer", "minimum": 0, "maximum": int64(1 << 31)}
+			s = schema{"type": "integer", "minimum": 0, "maximum": int64(math.MaxInt32)}
 		case reflect.Bool:
 			s = schema{"type": "boolean"}
 		default:

@@ -202,7 +202,9 @@ func ParseRate(s string) (Rate, error) {
 	if !ok {
 		return Rate{}, fmt.Errorf("rate %q must be N/UNIT (second, minute, hour, day) or 0", s)
 	}
-	n, err := strconv.Atoi(num)
+	// Parsed as int32 whatever the CPU: Atoi took 3000000000/second on
+	// 64-bit CPUs and refused it on 32-bit ones.
+	n, err := strconv.ParseInt(num, 10, 32)
 	if errors.Is(err, strconv.ErrRange) && n > 0 {
 		return Rate{}, fmt.Errorf("rate %q is too large", s)
 	}
@@ -212,7 +214,7 @@ func ParseRate(s string) (Rate, error) {
 	if !rateUnits[unit] {
 		return Rate{}, fmt.Errorf("rate %q: unit must be second, minute, hour or day", s)
 	}
-	return Rate{N: n, Unit: unit}, nil
+	return Rate{N: int(n), Unit: unit}, nil
 }
 
 var errEmpty = errors.New("must not be empty")

@@ -1,6 +1,7 @@
 package netlink
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -305,12 +306,16 @@ func TestHandRules(t *testing.T) {
 	for _, r := range live.Chains[0].Rules {
 		got = append(got, r.String())
 	}
+	// Undecoded expressions print register bytes as the kernel holds them,
+	// and a mark is a host-order u32: 0x2a000000 on little-endian CPUs,
+	// 0x0000002a on big-endian ones (s390x).
+	mark := "0x" + hex.EncodeToString(binary.NativeEndian.AppendUint32(nil, 0x2a))
 	want := []string{
 		"tcp dport 22 accept",
-		`meta nfproto ipv4 ip saddr 10.0.0.0/8 [meta load mark => reg 1] [cmp eq reg 1 0x2a000000] counter drop comment "by hand"`,
+		`meta nfproto ipv4 ip saddr 10.0.0.0/8 [meta load mark => reg 1] [cmp eq reg 1 ` + mark + `] counter drop comment "by hand"`,
 		"ct status assured,dnat ct mark & 0x80000000 == 0x0 @ih,0,8 & 0x0 == 0x0 ct mark set ct mark | 0x80000000",
 		// A whole-mark write and a payload bit test are not the model's.
-		"[immediate reg 1 0x2a000000] [ct set mark with reg 1] [payload load 1b @ inner header + 0 => reg 1] [bitwise reg 1 = (reg 1 & 0x01) ^ 0x00] [cmp eq reg 1 0x01]",
+		"[immediate reg 1 " + mark + "] [ct set mark with reg 1] [payload load 1b @ inner header + 0 => reg 1] [bitwise reg 1 = (reg 1 & 0x01) ^ 0x00] [cmp eq reg 1 0x01]",
 		"tcp sport 8443 tcp flags ! syn,rst ct mark set ct mark | 0x40000000",
 		// A flags test against a value other than zero is not the model's.
 		"meta l4proto tcp [payload load 1b @ transport header + 13 => reg 1] [bitwise reg 1 = (reg 1 & 0x12) ^ 0x00] [cmp eq reg 1 0x02] ct mark & 0x40000000 == 0x40000000",

@@ -38,11 +38,18 @@ func userdataString(udata []byte, typ userdata.Type) (string, bool) {
 	return string(v), true
 }
 
-// userdataUint32 is a 4-byte little-endian value, as libnftnl writes flags.
+// userdataUint32 is a 4-byte value in host byte order: libnftnl's
+// nftnl_udata_put_u32 copies the integer's memory, so nft on a big-endian
+// CPU writes 2 as 00000002 and on a little-endian one as 02000000.
 func userdataUint32(udata []byte, typ userdata.Type) (uint32, bool) {
+	return userdataUint32In(binary.NativeEndian, udata, typ)
+}
+
+// userdataUint32In reads the value in the given order; tests pass both.
+func userdataUint32In(order binary.ByteOrder, udata []byte, typ userdata.Type) (uint32, bool) {
 	v, ok := userdataField(udata, typ)
 	if !ok || len(v) != 4 {
 		return 0, false
 	}
-	return binary.LittleEndian.Uint32(v), true
+	return order.Uint32(v), true
 }

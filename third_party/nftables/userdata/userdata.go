@@ -90,7 +90,7 @@ func Get(udata []byte, styp Type) []byte {
 }
 
 func AppendUint32(udata []byte, typ Type, num uint32) []byte {
-	data := binary.LittleEndian.AppendUint32(nil, num)
+	data := binary.NativeEndian.AppendUint32(nil, num)
 
 	return Append(udata, typ, data)
 }
@@ -101,7 +101,7 @@ func GetUint32(udata []byte, typ Type) (uint32, bool) {
 		return 0, false
 	}
 
-	return binary.LittleEndian.Uint32(data), true
+	return binary.NativeEndian.Uint32(data), true
 }
 
 func AppendString(udata []byte, typ Type, str string) []byte {
