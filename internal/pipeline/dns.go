@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -147,8 +146,13 @@ var (
 // query sends one question over UDP, and again over TCP when the answer
 // was truncated.
 func (c *dnsClient) query(ctx context.Context, server string, name dnsmessage.Name, typ dnsmessage.Type) ([]netip.Addr, error) {
+	// An unpredictable ID makes a forged answer harder to slip in. The
+	// kernel's pool directly: crypto/rand would link its FIPS DRBG and
+	// math/big into the device build.
 	var idb [2]byte
-	rand.Read(idb[:])
+	if _, err := unix.Getrandom(idb[:], 0); err != nil {
+		return nil, fmt.Errorf("getrandom: %w", err)
+	}
 	id := binary.BigEndian.Uint16(idb[:])
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
 	b.StartQuestions()
