@@ -440,15 +440,18 @@ func (d *decoder) transportRaw(p *expr.Payload) ([]rules.Stmt, int) {
 		return nil, 0
 	case masked:
 		c, ok := d.cmpAt(2)
-		if !ok || p.Len != 1 || b.SourceRegister != reg || b.DestRegister != reg || b.Len != 1 ||
+		if !ok || p.Len != 1 || p.Offset >= maxPayloadOffset || b.SourceRegister != reg || b.DestRegister != reg || b.Len != 1 ||
 			!bytes.Equal(b.Mask, []byte{0}) || !bytes.Equal(b.Xor, []byte{0}) ||
 			c.Op != expr.CmpOpEq || !bytes.Equal(c.Data, []byte{0}) {
 			return nil, 0
 		}
 		return one(rules.TransportPayloadPresent{Offset: p.Offset}), 3
 	}
+	// What the encoder writes: 1-16 bytes (one register), ending where
+	// the kernel still loads. Anything else is shown raw (FuzzDecodeRule).
 	c, ok := d.cmpAt(1)
-	if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len {
+	if !ok || c.Op != expr.CmpOpEq || uint32(len(c.Data)) != p.Len || p.Len == 0 || p.Len > 16 ||
+		uint64(p.Offset)+uint64(p.Len) > maxPayloadOffset {
 		return nil, 0
 	}
 	return one(rules.TransportPayload{Offset: p.Offset, Data: bytes.Clone(c.Data)}), 2
@@ -535,6 +538,11 @@ func (d *decoder) constant(p *expr.Payload, fields []field) ([]rules.Stmt, int) 
 		}
 		out = append(out, s)
 		pos += f.len
+	}
+	if len(out) == 0 {
+		// A load of no bytes: consuming it would drop the expressions
+		// from the rule without a trace.
+		return nil, 0
 	}
 	return out, 2
 }

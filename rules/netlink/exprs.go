@@ -299,6 +299,12 @@ func (e *encoder) stmt(s rules.Stmt) error {
 		if len(s.Data) == 0 || len(s.Data) > 16 {
 			return fmt.Errorf("transport payload match of %d bytes (1-16 fit a register)", len(s.Data))
 		}
+		// The decoder reads @th raw matches only on TCP (they are the
+		// lowered clear-to-send); the lowering always pins it first with
+		// tcp doff, so this adds nothing there.
+		if err := e.needL4(unix.IPPROTO_TCP); err != nil {
+			return err
+		}
 		if s.Offset+uint32(len(s.Data)) > maxPayloadOffset {
 			return fmt.Errorf("transport payload match ends at byte %d; the kernel loads up to byte %d", s.Offset+uint32(len(s.Data)), maxPayloadOffset)
 		}
@@ -308,6 +314,9 @@ func (e *encoder) stmt(s rules.Stmt) error {
 		// PayloadPresent at a fixed offset from the transport header.
 		if s.Offset >= maxPayloadOffset {
 			return fmt.Errorf("transport payload byte %d: the kernel loads up to byte %d", s.Offset, maxPayloadOffset)
+		}
+		if err := e.needL4(unix.IPPROTO_TCP); err != nil {
+			return err
 		}
 		e.add(false,
 			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: s.Offset, Len: 1},

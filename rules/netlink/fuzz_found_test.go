@@ -52,6 +52,11 @@ func TestDecodeFuzzFindings(t *testing.T) {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: data},
 		}
 	}
+	th := func(off uint32, data []byte) []expr.Any {
+		return append(l4(unix.IPPROTO_TCP),
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: uint32(len(data))},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: data})
+	}
 	for _, tc := range []struct {
 		name  string
 		exprs []expr.Any
@@ -79,6 +84,15 @@ func TestDecodeFuzzFindings(t *testing.T) {
 		// Was `@ih,0,0 0x`, a match of no bytes.
 		{"empty inner payload stays raw", inner(nil), "[payload load 0b @ inner header + 0 => reg 1] [cmp eq reg 1 0x]"},
 		{"inner payload decodes", inner([]byte("220")), "@ih,0,24 0x323230"},
+		// Was `@th,2172748160,0 0x`: a raw transport match of no bytes,
+		// far past what the kernel loads. And a load of no bytes at a
+		// TCP header offset decoded to nothing at all, the rule losing
+		// its expressions.
+		{"empty transport payload stays raw", th(20, nil), "meta l4proto tcp [payload load 0b @ transport header + 20 => reg 1] [cmp eq reg 1 0x]"},
+		{"empty tcp header load stays raw", th(2, nil), "meta l4proto tcp [payload load 0b @ transport header + 2 => reg 1] [cmp eq reg 1 0x]"},
+		{"transport payload past byte 255 stays raw", th(254, []byte("22")),
+			"meta l4proto tcp [payload load 2b @ transport header + 254 => reg 1] [cmp eq reg 1 0x3232]"},
+		{"transport payload decodes", th(20, []byte("220")), "@th,160,24 0x323230"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := (&rules.Rule{Stmts: decodeExprs(wire(t, tc.exprs), loopback{})}).String()
