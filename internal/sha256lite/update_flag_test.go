@@ -1,0 +1,4 @@
+package sha256lite
+
+// Every test binary of the module accepts -update (see internal/golden).
+import _ "github.com/devfence/devfence/internal/golden"
