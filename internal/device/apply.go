@@ -101,26 +101,42 @@ func target(k Kernel, family, name string) (Target, error) {
 	return Target{NetNS: ns, Family: family, Name: name}, err
 }
 
-// open takes the target's lock and reads its state, settling an apply
-// that crashed around its commit (recoverIntent).
-func open(k Kernel, stateDir string, t Target, cmd string, wait time.Duration) (*store, *lock, *state, error) {
-	st, err := newStore(stateDir, t)
+// storeOf is the state store of table family/name in k's namespace.
+func storeOf(k Kernel, stateDir, family, name string) (*store, error) {
+	t, err := target(k, family, name)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
+	return newStore(stateDir, t)
+}
+
+// lockAndLoad takes st's lock for cmd (waiting up to wait, or lockWait)
+// and reads the state under it.
+func lockAndLoad(st *store, cmd string, wait time.Duration) (*lock, *state, error) {
 	l, err := st.acquire(cmd, cmp.Or(wait, lockWait))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	s, err := st.load()
-	if err == nil {
-		err = recoverIntent(k, st, s)
-	}
 	if err != nil {
 		l.release()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return st, l, s, nil
+	return l, s, nil
+}
+
+// open takes st's lock and reads its state, settling an apply that
+// crashed around its commit (recoverIntent).
+func open(k Kernel, st *store, cmd string, wait time.Duration) (*lock, *state, error) {
+	l, s, err := lockAndLoad(st, cmd, wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := recoverIntent(k, st, s); err != nil {
+		l.release()
+		return nil, nil, err
+	}
+	return l, s, nil
 }
 
 // recoverIntent finishes an apply that died between journaling its
@@ -156,11 +172,11 @@ func Apply(k Kernel, compiled *rules.Table, opt Options) (Result, error) {
 	if opt.Confirm < 0 {
 		return Result{}, fmt.Errorf("confirm %s: the time must be positive", opt.Confirm)
 	}
-	t, err := target(k, compiled.Family, compiled.Name)
+	st, err := storeOf(k, opt.StateDir, compiled.Family, compiled.Name)
 	if err != nil {
 		return Result{}, err
 	}
-	st, l, s, err := open(k, opt.StateDir, t, "apply", opt.LockWait)
+	l, s, err := open(k, st, "apply", opt.LockWait)
 	if err != nil {
 		return Result{}, err
 	}
@@ -300,15 +316,11 @@ func outcome(s *state, id string, res *Result) error {
 // records why, unless someone settled it first. Rollback goes back one
 // change at most: an undone apply leaves nothing further to roll back.
 func settlePending(k Kernel, st *store, id, why string, wait time.Duration, progressTo io.Writer) error {
-	l, err := st.acquire("rollback", cmp.Or(wait, lockWait))
+	l, s, err := lockAndLoad(st, "rollback", wait)
 	if err != nil {
 		return err
 	}
 	defer l.release()
-	s, err := st.load()
-	if err != nil {
-		return err
-	}
 	if s.Pending == nil || s.Pending.ID != id {
 		return nil
 	}
@@ -338,15 +350,11 @@ func Confirm(stateDir string, t Target) error {
 	} else if s.Pending == nil {
 		return ErrNothingPending // without creating the state dir
 	}
-	l, err := st.acquire("confirm", lockWait)
+	l, s, err := lockAndLoad(st, "confirm", 0)
 	if err != nil {
 		return err
 	}
 	defer l.release()
-	s, err := st.load()
-	if err != nil {
-		return err
-	}
 	if s.Pending == nil || s.Pending.Kind != kindConfirm {
 		// An apply intent is only seen here if its apply crashed;
 		// confirming it is not ours to decide, the next apply recovers it.
@@ -380,11 +388,7 @@ type RollbackOptions struct {
 // touches only the table family/name in k's namespace; a state file for
 // anything else is refused. nil, nil: IfPending and nothing pending.
 func Rollback(k Kernel, stateDir, family, name string, opt RollbackOptions) (*RollbackResult, error) {
-	t, err := target(k, family, name)
-	if err != nil {
-		return nil, err
-	}
-	st, err := newStore(stateDir, t)
+	st, err := storeOf(k, stateDir, family, name)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +401,7 @@ func Rollback(k Kernel, stateDir, family, name string, opt RollbackOptions) (*Ro
 		}
 		return nil, ErrNothingSaved
 	}
-	st, l, s, err := open(k, stateDir, t, "rollback", 0)
+	l, s, err := open(k, st, "rollback", 0)
 	if err != nil {
 		return nil, err
 	}

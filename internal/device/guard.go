@@ -57,11 +57,7 @@ func Guard(k Kernel, opt GuardOptions) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	t, err := target(k, opt.Family, opt.Name)
-	if err != nil {
-		return err
-	}
-	st, err := newStore(opt.StateDir, t)
+	st, err := storeOf(k, opt.StateDir, opt.Family, opt.Name)
 	if err != nil {
 		return err
 	}

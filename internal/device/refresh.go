@@ -30,11 +30,11 @@ type RefreshResult struct {
 // While an apply --confirm waits (its state in stateDir), refresh refuses:
 // the table it would change is about to be confirmed or rolled back.
 func Refresh(k Kernel, compiled *rules.Table, stateDir string) (RefreshResult, error) {
-	t, err := target(k, compiled.Family, compiled.Name)
+	st, err := storeOf(k, stateDir, compiled.Family, compiled.Name)
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	_, l, s, err := open(k, stateDir, t, "refresh", 0)
+	l, s, err := open(k, st, "refresh", 0)
 	if err != nil {
 		return RefreshResult{}, err
 	}

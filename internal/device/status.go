@@ -115,11 +115,7 @@ func Status(k Kernel, family, name string, profile *rules.Table, stateDir string
 		m := live != nil && live.String() == profile.String()
 		r.Matches = &m
 	}
-	t, err := target(k, family, name)
-	if err != nil {
-		return nil, err
-	}
-	st, err := newStore(stateDir, t)
+	st, err := storeOf(k, stateDir, family, name)
 	if err != nil {
 		return nil, err
 	}
