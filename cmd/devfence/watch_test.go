@@ -126,14 +126,12 @@ func enterAndDropCapNetAdmin(nsPath string) error {
 	return unix.Capset(&hdr, &data[0])
 }
 
-// TestWatchCLI runs `devfence watch --netns --format json --profile` as a process
-// against examples/baby-monitor.yaml loaded in a lab device, provokes an
-// input and an output drop, reads them as JSON lines, and stops the process
-// with SIGTERM, which must end it cleanly with status 0.
-func TestWatchCLI(t *testing.T) {
+// babyMonitorLab is a lab whose device has examples/baby-monitor.yaml's
+// table in force, loaded with nft.
+func babyMonitorLab(t *testing.T) *netlab.Lab {
+	t.Helper()
 	netlab.RequireTool(t, "nft")
 	l := netlab.New(t, netlab.WithVictims(0))
-
 	var ruleset, errb bytes.Buffer
 	if code := run([]string{"devfence", "compile", babyMonitor}, &ruleset, &errb); code != exitOK {
 		t.Fatalf("compile: exit %d: %s", code, errb.String())
@@ -141,6 +139,15 @@ func TestWatchCLI(t *testing.T) {
 	if err := l.Device.NFT(ruleset.String()); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// TestWatchCLI runs `devfence watch --netns --format json --profile` as a process
+// against examples/baby-monitor.yaml loaded in a lab device, provokes an
+// input and an output drop, reads them as JSON lines, and stops the process
+// with SIGTERM, which must end it cleanly with status 0.
+func TestWatchCLI(t *testing.T) {
+	l := babyMonitorLab(t)
 
 	lines, errLines, stop := startWatch(t, "--netns", l.Device.NetNS, "--format", "json", "--profile", babyMonitor)
 

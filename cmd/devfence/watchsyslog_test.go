@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net"
 	"path/filepath"
 	"strings"
@@ -15,15 +14,7 @@ import (
 // socket (a unixgram listener standing in for /dev/log) as one message,
 // daemon.notice (<29>) tagged devfence, and nothing goes to stdout.
 func TestWatchSyslog(t *testing.T) {
-	netlab.RequireTool(t, "nft")
-	l := netlab.New(t, netlab.WithVictims(0))
-	var ruleset, errb bytes.Buffer
-	if code := run([]string{"devfence", "compile", babyMonitor}, &ruleset, &errb); code != exitOK {
-		t.Fatalf("compile: exit %d: %s", code, errb.String())
-	}
-	if err := l.Device.NFT(ruleset.String()); err != nil {
-		t.Fatal(err)
-	}
+	l := babyMonitorLab(t)
 	sock := filepath.Join(t.TempDir(), "log")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
