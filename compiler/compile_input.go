@@ -39,7 +39,7 @@ func (c *compilation) input(ch *rules.Chain) {
 		if !s.Consent {
 			continue
 		}
-		origin := fmt.Sprintf("inbound.services[%d] %s: consent", i, s.Name)
+		origin := entryOrigin("inbound.services", s.Name) + ": consent"
 		for _, f := range sortedFamilies(services[i]) {
 			add(rule(f, origin,
 				port(s.Proto, rules.Dst, s.Port),
@@ -62,7 +62,7 @@ func (c *compilation) input(ch *rules.Chain) {
 	// which may be its banner sent right after accept.
 	for i, h := range p.Consent.Handshakes {
 		hs := c.handshakes[i]
-		origin := fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name)
+		origin := entryOrigin("consent.handshakes", h.Name)
 		for _, f := range sortedFamilies(hs) {
 			session := []rules.Stmt{
 				port("tcp", rules.Src, h.Port),
@@ -104,7 +104,7 @@ func (c *compilation) input(ch *rules.Chain) {
 	c.inputEssentials(add)
 
 	for i, s := range p.Inbound.Services {
-		origin := fmt.Sprintf("inbound.services[%d] %s", i, s.Name)
+		origin := entryOrigin("inbound.services", s.Name)
 		for _, f := range sortedFamilies(services[i]) {
 			add(rule(f, origin,
 				port(s.Proto, rules.Dst, s.Port),

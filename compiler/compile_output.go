@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -50,7 +49,7 @@ func (c *compilation) output(ch *rules.Chain) {
 		if s.Proto != "tcp" || !s.Consent && !metered {
 			continue
 		}
-		origin := fmt.Sprintf("inbound.services[%d] %s: device spoke", i, s.Name)
+		origin := entryOrigin("inbound.services", s.Name) + ": device spoke"
 		for _, f := range sortedFamilies(c.services[i]) {
 			add(rule(f, origin,
 				port(s.Proto, rules.Src, s.Port),
@@ -66,7 +65,7 @@ func (c *compilation) output(ch *rules.Chain) {
 	// direction: its ACK of the peer's SYN-ACK is the first such segment.
 	// A SYN-ACK the device's TCP did not accept gets a RST, never an ACK.
 	for i, h := range p.Consent.Handshakes {
-		origin := fmt.Sprintf("consent.handshakes[%d] %s: device spoke", i, h.Name)
+		origin := entryOrigin("consent.handshakes", h.Name) + ": device spoke"
 		for _, f := range sortedFamilies(c.handshakes[i]) {
 			add(rule(f, origin,
 				port("tcp", rules.Dst, h.Port),
@@ -84,14 +83,14 @@ func (c *compilation) output(ch *rules.Chain) {
 		if len(p.Consent.Bulk) == 0 {
 			add(rule(f, "consent.bulk", to, accept()))
 		}
-		for i, b := range p.Consent.Bulk {
+		for _, b := range p.Consent.Bulk {
 			stmts := []rules.Stmt{to}
 			if !b.Port.IsZero() {
 				stmts = append(stmts, port(b.Proto, rules.Dst, b.Port))
 			} else {
 				stmts = append(stmts, rules.Meta{Key: rules.MetaL4Proto, Value: b.Proto})
 			}
-			add(rule(f, fmt.Sprintf("consent.bulk[%d]", i), append(stmts, accept())...))
+			add(rule(f, bulkOrigin(b), append(stmts, accept())...))
 		}
 	}
 
@@ -107,7 +106,7 @@ func (c *compilation) output(ch *rules.Chain) {
 	// sweep, tens of thousands, would spend the peer's budget. For UDP it
 	// is conntrack's assured.
 	for i, s := range p.Inbound.Services {
-		origin := fmt.Sprintf("inbound.services[%d] %s: replies", i, s.Name)
+		origin := entryOrigin("inbound.services", s.Name) + ": replies"
 		established, before := rules.Stmt(rules.CtStatus{Bits: rules.CtAssured}), rules.Stmt(rules.CtStatus{Bits: rules.CtAssured, Neg: true})
 		early := origin + " before assured"
 		if s.Proto == "tcp" {
@@ -132,7 +131,7 @@ func (c *compilation) output(ch *rules.Chain) {
 		}
 	}
 	for i, h := range p.Consent.Handshakes {
-		origin := fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name)
+		origin := entryOrigin("consent.handshakes", h.Name)
 		for _, f := range sortedFamilies(c.handshakes[i]) {
 			add(c.metered(f, origin, defaultQuota,
 				port("tcp", rules.Dst, h.Port),
@@ -140,7 +139,7 @@ func (c *compilation) output(ch *rules.Chain) {
 		}
 	}
 	for i, r := range p.Egress.Allow {
-		origin := fmt.Sprintf("egress.allow[%d] %s", i, r.Name)
+		origin := entryOrigin("egress.allow", r.Name)
 		quota := defaultQuota
 		if r.Quota != nil {
 			quota = r.Name

@@ -12,14 +12,14 @@ import (
 // the quota meters, then the rate meters of unassured service replies.
 func (c *compilation) declareSets() {
 	p := c.p
-	for i, s := range p.Inbound.Services {
-		c.services = append(c.services, c.addrSets(kindService, s.Name, fmt.Sprintf("inbound.services[%d] %s", i, s.Name), s.From))
+	for _, s := range p.Inbound.Services {
+		c.services = append(c.services, c.addrSets(kindService, s.Name, entryOrigin("inbound.services", s.Name), s.From))
 	}
-	for i, h := range p.Consent.Handshakes {
-		c.handshakes = append(c.handshakes, c.addrSets(kindHandshake, h.Name, fmt.Sprintf("consent.handshakes[%d] %s", i, h.Name), h.To))
+	for _, h := range p.Consent.Handshakes {
+		c.handshakes = append(c.handshakes, c.addrSets(kindHandshake, h.Name, entryOrigin("consent.handshakes", h.Name), h.To))
 	}
-	for i, r := range p.Egress.Allow {
-		c.allow = append(c.allow, c.addrSets(kindAllow, r.Name, fmt.Sprintf("egress.allow[%d] %s", i, r.Name), r.To))
+	for _, r := range p.Egress.Allow {
+		c.allow = append(c.allow, c.addrSets(kindAllow, r.Name, entryOrigin("egress.allow", r.Name), r.To))
 	}
 	c.consent = map[rules.Family]string{}
 	for _, f := range families {
@@ -33,9 +33,9 @@ func (c *compilation) declareSets() {
 	if q := p.Egress.Quota; q != nil {
 		c.quotaSets(defaultQuota, "egress.quota", *q)
 	}
-	for i, r := range p.Egress.Allow {
+	for _, r := range p.Egress.Allow {
 		if r.Quota != nil {
-			c.quotaSets(r.Name, fmt.Sprintf("egress.allow[%d] %s quota", i, r.Name), *r.Quota)
+			c.quotaSets(r.Name, entryOrigin("egress.allow", r.Name)+" quota", *r.Quota)
 		}
 	}
 	if q := p.Egress.Total; q != nil {

@@ -103,7 +103,7 @@ func TestApplyFitsTheKernel(t *testing.T) {
 		if code != exitUsage {
 			t.Fatalf("apply on a kernel without ct mark set: exit %d, want %d: %s", code, exitUsage, errs)
 		}
-		want := "inbound.services[0] pull: device spoke: kernel 5.4.0-test lacks ct-mark-set (ct mark set), and devfence has no equivalent"
+		want := "inbound.services pull: device spoke: kernel 5.4.0-test lacks ct-mark-set (ct mark set), and devfence has no equivalent"
 		if !strings.Contains(errs, want) {
 			t.Errorf("apply's error does not name the entry, kernel and feature %q:\n%s", want, errs)
 		}

@@ -39,7 +39,7 @@ func linear(t *rules.Table) *rules.Table {
 	set := t.Set("allow_iperf_v4")
 	var rs []*rules.Rule
 	for _, r := range out.Rules {
-		if r.Comment != "egress.allow[0] iperf" || r.Stmts[0].String() != "meta nfproto ipv4" {
+		if r.Comment != "egress.allow iperf" || r.Stmts[0].String() != "meta nfproto ipv4" {
 			rs = append(rs, r)
 			continue
 		}

@@ -118,7 +118,7 @@ func TestClassify(t *testing.T) {
 		table:     tbl,
 		sets:      &fakeSets{elems: map[string]Meter{"quota_allow_ntp_v4 198.51.100.101": spent}},
 		want:      QuotaSpent,
-		detail:    "egress.allow[2] ntp: 198.51.100.101 has used its 16KiB, window ends in 59m30s",
+		detail:    "egress.allow ntp: 198.51.100.101 has used its 16KiB, window ends in 59m30s",
 		wantAsked: []string{"quota_allow_ntp_v4 198.51.100.101"},
 	}, {
 		name:    "ntp table full",
@@ -137,7 +137,7 @@ func TestClassify(t *testing.T) {
 		table:   tbl,
 		sets:    &fakeSets{counts: map[string]int{"quota_allow_ntp_v4": 3}},
 		want:    NotAllowed,
-		detail:  "egress.allow[2] ntp matches address and port, but its meter has room",
+		detail:  "egress.allow ntp matches address and port, but its meter has room",
 	}, {
 		name:    "egress.total spent",
 		dir:     "out",
@@ -169,7 +169,7 @@ func TestClassify(t *testing.T) {
 		table:   tbl,
 		sets:    &fakeSets{elems: map[string]Meter{"quota_default_v4 192.168.1.20": {Used: 1 << 20, Budget: 1 << 20}}},
 		want:    QuotaSpent,
-		detail:  "inbound.services[0] viewer: replies: 192.168.1.20 has used its 1MiB",
+		detail:  "inbound.services viewer: replies: 192.168.1.20 has used its 1MiB",
 	}, {
 		name:    "bulk port to a peer that does not consent",
 		dir:     "out",
@@ -185,7 +185,7 @@ func TestClassify(t *testing.T) {
 		table:   tbl,
 		sets:    &fakeSets{err: errors.New("table inet devfence has no set quota_allow_ntp_v4")},
 		want:    Unknown,
-		detail:  "egress.allow[2] ntp may allow it; reading its meter: table inet devfence has no set",
+		detail:  "egress.allow ntp may allow it; reading its meter: table inet devfence has no set",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

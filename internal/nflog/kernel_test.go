@@ -145,7 +145,7 @@ func TestWatchKernel(t *testing.T) {
 			t.Fatalf("%d of 3 datagrams of 1400 bytes passed a 2KiB budget, want 1", n)
 		}
 		r := expect(t, recs, "NTP over budget", func(r Record) bool { return peerPort(r, "out", v0.V4, 123) })
-		if r.Reason != QuotaSpent || !strings.Contains(r.Detail, "egress.allow[0] ntp: "+v0.V4.String()+" has used its 2KiB") {
+		if r.Reason != QuotaSpent || !strings.Contains(r.Detail, "egress.allow ntp: "+v0.V4.String()+" has used its 2KiB") {
 			t.Errorf("got %s (%s)", r.Reason, r.Detail)
 		}
 	})

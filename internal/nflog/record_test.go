@@ -28,8 +28,8 @@ func TestRecordText(t *testing.T) {
 		p: Packet{Prefix: "devfence cam out drop: ",
 			Payload: ipv6("2001:db8:1::10", "2001:db8:2::101", ProtoUDP, udp(5000, 123))},
 		why:  QuotaSpent,
-		det:  "egress.allow[0] ntp: 2001:db8:2::/64 has used its 2KiB, window ends in 59m59s",
-		want: "2025-11-22 10:04:05.123 out udp 2001:db8:2::101 port 123: quota spent (egress.allow[0] ntp: 2001:db8:2::/64 has used its 2KiB, window ends in 59m59s)",
+		det:  "egress.allow ntp: 2001:db8:2::/64 has used its 2KiB, window ends in 59m59s",
+		want: "2025-11-22 10:04:05.123 out udp 2001:db8:2::101 port 123: quota spent (egress.allow ntp: 2001:db8:2::/64 has used its 2KiB, window ends in 59m59s)",
 	}, {
 		name: "outbound ping",
 		p: Packet{Prefix: "devfence cam out drop: ",

@@ -186,7 +186,7 @@ func (b *batch) flush() error {
 // RefusedError is a batch the kernel refused, mapped back to the message
 // that failed.
 type RefusedError struct {
-	What    string   // e.g. `rule "egress.allow[0] dns" in chain output`
+	What    string   // e.g. `rule "egress.allow dns" in chain output`
 	Expr    expr.Any // the expression the kernel pointed at, if it did
 	Sets    []string // sets the refused rule uses
 	Message string   // the kernel's extended ack text, if any

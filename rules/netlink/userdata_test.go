@@ -34,7 +34,7 @@ func TestUserdataTruncated(t *testing.T) {
 			}
 		})
 	}
-	if c, ok := userdataString(userdata.AppendString(nil, userdata.TypeComment, "egress.allow[0] dns"), userdata.TypeComment); !ok || c != "egress.allow[0] dns" {
+	if c, ok := userdataString(userdata.AppendString(nil, userdata.TypeComment, "egress.allow dns"), userdata.TypeComment); !ok || c != "egress.allow dns" {
 		t.Errorf("comment: %q, %v", c, ok)
 	}
 }
