@@ -13,15 +13,20 @@ import (
 	"time"
 )
 
-// The real devfence binary, built once for the tests that need a process
-// of their own: apply --confirm re-executes it as its detached guard, and
-// signals must reach a real process.
+// The real devfence binaries, each built once for the tests that need a
+// process of their own: apply --confirm re-executes it as its detached
+// guard, signals must reach a real process, and the README's commands run
+// in a shell.
 var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
+	binMu     sync.Mutex
+	binDir    string
+	binBuilds = map[string]*binBuild{} // by build tags
 )
+
+type binBuild struct {
+	path string
+	err  error
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -35,21 +40,48 @@ func TestMain(m *testing.M) {
 // which the tests here do not need, and half the build time).
 func binary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "devfence-bin-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "devfence")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(gobin, "build", "-tags", "nopolicy", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build devfence: %v", binErr)
+	return builtBinary(t, "nopolicy")
+}
+
+// builtBinary returns the path of devfence built with tags ("" for the
+// full build, what `go run ./cmd/devfence` runs), building it on first use.
+func builtBinary(t *testing.T, tags string) string {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	b, ok := binBuilds[tags]
+	if !ok {
+		b = &binBuild{}
+		binBuilds[tags] = b
+		b.path, b.err = buildBinary(tags)
 	}
-	return binPath
+	if b.err != nil {
+		t.Fatalf("build devfence (tags %q): %v", tags, b.err)
+	}
+	return b.path
+}
+
+// buildBinary builds into a directory of its own under binDir, so that
+// each build is a file named devfence, as a shell finds it in PATH.
+func buildBinary(tags string) (string, error) {
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "devfence-bin-")
+		if err != nil {
+			return "", err
+		}
+		binDir = dir
+	}
+	dir, err := os.MkdirTemp(binDir, "build-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "devfence")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(gobin, "build", "-tags", tags, "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", &buildError{err: err, out: string(out)}
+	}
+	return path, nil
 }
 
 type buildError struct {

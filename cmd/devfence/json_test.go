@@ -183,9 +183,11 @@ func TestFormatUsage(t *testing.T) {
 	}
 }
 
-func hasFormatFlag(c *cli.Command) bool {
+func hasFormatFlag(c *cli.Command) bool { return hasFlag(c, "format") }
+
+func hasFlag(c *cli.Command, name string) bool {
 	for _, f := range c.Flags {
-		if slices.Contains(f.Names(), "format") {
+		if slices.Contains(f.Names(), name) {
 			return true
 		}
 	}
