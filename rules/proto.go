@@ -90,3 +90,13 @@ func ICMPTypeByName(name string, v6 bool) (uint8, bool) {
 	}
 	return 0, false
 }
+
+// ICMPTypeName is nft's name of an ICMP (v6 false) or ICMPv6 type.
+func ICMPTypeName(t uint8, v6 bool) (string, bool) {
+	names := icmpNames
+	if v6 {
+		names = icmpv6Names
+	}
+	name, ok := names[t]
+	return name, ok
+}
