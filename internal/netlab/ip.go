@@ -279,6 +279,14 @@ func IGMPv3Report(group netip.Addr) []byte {
 	return b
 }
 
+// IGMPQuery is an IGMPv2 general query (RFC 2236, type 0x11): what a
+// multicast router sends to all hosts.
+func IGMPQuery() []byte {
+	b := []byte{0x11, 100, 0, 0, 0, 0, 0, 0} // max response 10 s, group 0.0.0.0
+	binary.BigEndian.PutUint16(b[2:4], checksum(b, 0))
+	return b
+}
+
 // ifIndex is the index of the host's eth0 in its namespace.
 func (h *Host) ifIndex() (int, error) {
 	var idx int

@@ -278,3 +278,80 @@ egress:
 		})
 	}
 }
+
+// TestIGMPQueriesFromItsNetworks: an inbound `proto: igmp` service admits
+// the multicast router's queries (to all hosts, 224.0.0.1) from the hosts
+// it names and no others.
+func TestIGMPQueriesFromItsNetworks(t *testing.T) {
+	t.Parallel()
+	const profile = `version: 1
+device: {name: traffic-igmp-in}
+networks:
+  querier: ["{{.LAN2.V4}}"]
+inbound:
+  services:
+    - {name: queries, proto: igmp, from: [querier]}
+egress:
+  quota: 64KiB/1h
+`
+	lab := netlab.New(t, netlab.WithVictims(0))
+	dev, lan2, attacker := lab.Device, lab.LAN2, lab.Attacker
+	sink := mustListenIP(t, dev, netlab.IPv4, netlab.ProtoIGMP)
+	applyProfile(t, lab, profile)
+
+	allHosts := netip.MustParseAddr("224.0.0.1")
+	mustSendIP(t, lan2, allHosts, netlab.ProtoIGMP, netlab.IGMPQuery(), 5)
+	if err := netlab.Poll(arrive, 5*time.Millisecond, func() (bool, error) { return sink.PacketsFrom(lan2.V4) >= 5, nil }); err != nil {
+		t.Fatalf("positive control: %d of the querier's 5 queries reached the device: %v", sink.PacketsFrom(lan2.V4), err)
+	}
+	mustSendIP(t, attacker, allHosts, netlab.ProtoIGMP, netlab.IGMPQuery(), 20)
+	if n := settled(func() int64 { return sink.PacketsFrom(attacker.V4) }); n != 0 {
+		t.Errorf("%d queries from the attacker, which the service does not name, reached the device", n)
+	}
+}
+
+// TestAnyProtocolEgress: `proto: any` lets every protocol out to the rule's
+// peers, all of it metered by the one per-peer quota: UDP after protocol
+// 253 gets only what the 253 packets left of the budget.
+func TestAnyProtocolEgress(t *testing.T) {
+	t.Parallel()
+	const quota, size = 16 << 10, 1000
+	const profile = `version: 1
+device: {name: traffic-any}
+networks:
+  peer: ["{{victim4 0}}", "{{victim6 0}}"]
+egress:
+  quota: 64KiB/1h
+  allow:
+    - {name: all, to: [peer], proto: any, quota: 16KiB/1h}
+`
+	families(t, func(t *testing.T, fam netlab.Family) {
+		lab := netlab.New(t, netlab.WithVictims(2))
+		dev, v, other := lab.Device, lab.Victims[0], lab.Victims[1]
+		raw, udp := mustListenIP(t, v, fam, 253), mustListenUDP(t, v, 9000)
+		otherUDP := mustListenUDP(t, other, 9000)
+		applyProfile(t, lab, profile)
+
+		mustSendIP(t, dev, v.Addr(fam), 253, make([]byte, size), 8)
+		if err := raw.WaitPackets(8, arrive); err != nil {
+			t.Fatalf("positive control: protocol 253: %v", err)
+		}
+		sendPaced(t, dev, v.Addr(fam), 9000, size, 200)
+		n := settled(udp.Bytes)
+		total := n + raw.Bytes()
+		t.Logf("%s of protocol 253, then %s of UDP arrived (quota %s)", kib(raw.Bytes()), kib(n), kib(quota))
+		if n <= 0 {
+			t.Errorf("no UDP arrived: the rule should let the rest of the quota through")
+		}
+		if total > quota+size {
+			t.Errorf("%s arrived over both protocols, more than the quota %s plus one packet", kib(total), kib(quota))
+		}
+		if fam == netlab.IPv4 {
+			// Over IPv6 the other victim is in the peer's /64, so the same peer.
+			sendPaced(t, dev, other.Addr(fam), 9000, size, 5)
+			if n := settled(otherUDP.Bytes); n != 0 {
+				t.Errorf("%s reached a host the rule does not name", kib(n))
+			}
+		}
+	})
+}
