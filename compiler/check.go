@@ -64,23 +64,21 @@ func (c *checker) run() {
 	for i, s := range p.Inbound.Services {
 		path := fmt.Sprintf("inbound.services[%d]", i)
 		c.ruleName(path, s.Name, names)
-		c.proto(path+".proto", s.Proto)
-		c.port(path+".port", s.Port)
+		c.ruleProto(path, s.Proto, s.Port, s.Types, s.Consent)
 		c.targets(path+".from", s.From, false)
 	}
 	names = map[string]string{}
 	for i, r := range p.Egress.Allow {
 		path := fmt.Sprintf("egress.allow[%d]", i)
 		c.ruleName(path, r.Name, names)
-		c.proto(path+".proto", r.Proto)
-		c.port(path+".port", r.Port)
+		c.ruleProto(path, r.Proto, r.Port, r.Types, false)
 		c.targets(path+".to", r.To, true)
 	}
 	if p.Consent.Peers < 1 {
 		c.errorf("consent.peers", "must be at least 1")
 	}
 	for i, b := range p.Consent.Bulk {
-		c.proto(fmt.Sprintf("consent.bulk[%d].proto", i), b.Proto)
+		c.bulkProto(fmt.Sprintf("consent.bulk[%d].proto", i), b.Proto)
 	}
 	names = map[string]string{}
 	for i, h := range p.Consent.Handshakes {
@@ -140,7 +138,9 @@ func (c *checker) ruleName(path, name string, seen map[string]string) {
 	seen[name] = path
 }
 
-func (c *checker) proto(path, proto string) {
+// bulkProto checks the proto of a consent.bulk entry, which stays tcp or
+// udp.
+func (c *checker) bulkProto(path, proto string) {
 	switch proto {
 	case "tcp", "udp":
 	case "":

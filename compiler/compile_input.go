@@ -106,12 +106,13 @@ func (c *compilation) input(ch *rules.Chain) {
 	for i, s := range p.Inbound.Services {
 		origin := entryOrigin("inbound.services", s.Name)
 		for _, f := range sortedFamilies(services[i]) {
-			add(rule(f, origin,
-				port(s.Proto, rules.Dst, s.Port),
-				rules.AddrMatch{Family: f, Field: rules.Src, Set: services[i][f]},
-				rules.CtState{States: rules.CtNew},
-				accept(),
-			))
+			for _, m := range protoMatches(f, s.Proto, s.Types, rules.Dst, s.Port) {
+				add(rule(f, origin, slices.Concat(m, []rules.Stmt{
+					rules.AddrMatch{Family: f, Field: rules.Src, Set: services[i][f]},
+					rules.CtState{States: rules.CtNew},
+					accept(),
+				})...))
+			}
 		}
 	}
 	c.logAndDrop(add, "in")

@@ -114,20 +114,30 @@ func (c *compilation) output(ch *rules.Chain) {
 			early = origin + " before the device spoke"
 		}
 		for _, f := range sortedFamilies(c.services[i]) {
-			match := []rules.Stmt{
-				port(s.Proto, rules.Src, s.Port),
-				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.services[i][f]},
-				rules.CtDirection{Reply: true},
+			if len(protoMatches(f, s.Proto, s.Types, rules.Dst, s.Port)) == 0 {
+				continue // the service admits nothing from f, so there is nothing to answer
 			}
-			if !metered {
-				add(c.metered(f, origin, defaultQuota, match...))
-				continue
+			// Replies of an ICMP service are of other types than what it
+			// admits (echo-reply to echo-request): conntrack's reply
+			// direction is what ties them to the service.
+			for _, m := range protoMatches(f, s.Proto, nil, rules.Src, s.Port) {
+				match := slices.Concat(m, []rules.Stmt{
+					rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.services[i][f]},
+					rules.CtDirection{Reply: true},
+				})
+				// Without a handshake (anything but tcp and udp) no reply is
+				// ever known to answer the real peer; those are metered from
+				// the first packet, so that what leaves stays bounded.
+				if !metered || !hasPorts(s.Proto) {
+					add(c.metered(f, origin, defaultQuota, match...))
+					continue
+				}
+				add(c.metered(f, origin, defaultQuota, append(slices.Clip(match), established)...))
+				add(rule(f, early, append(slices.Clip(match),
+					before,
+					rules.DynsetUpdate{Op: rules.SetAdd, Set: c.unassured[f], Key: c.peerKey(f), Limit: &unassuredLimit},
+					accept())...))
 			}
-			add(c.metered(f, origin, defaultQuota, append(slices.Clip(match), established)...))
-			add(rule(f, early, append(slices.Clip(match),
-				before,
-				rules.DynsetUpdate{Op: rules.SetAdd, Set: c.unassured[f], Key: c.peerKey(f), Limit: &unassuredLimit},
-				accept())...))
 		}
 	}
 	for i, h := range p.Consent.Handshakes {
@@ -144,16 +154,19 @@ func (c *compilation) output(ch *rules.Chain) {
 		if r.Quota != nil {
 			quota = r.Name
 		}
-		if r.To.Any {
-			for _, f := range families {
-				add(c.metered(f, origin, quota, port(r.Proto, rules.Dst, r.Port)))
-			}
-			continue
+		fams := families
+		if !r.To.Any {
+			fams = sortedFamilies(c.allow[i])
 		}
-		for _, f := range sortedFamilies(c.allow[i]) {
-			add(c.metered(f, origin, quota,
-				port(r.Proto, rules.Dst, r.Port),
-				rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.allow[i][f]}))
+		// Every protocol goes through metered: the quota is per peer,
+		// whatever the packets carry.
+		for _, f := range fams {
+			for _, m := range protoMatches(f, r.Proto, r.Types, rules.Dst, r.Port) {
+				if !r.To.Any {
+					m = slices.Concat(m, []rules.Stmt{rules.AddrMatch{Family: f, Field: rules.Dst, Set: c.allow[i][f]}})
+				}
+				add(c.metered(f, origin, quota, m...))
+			}
 		}
 	}
 	c.outputEssentials(add)

@@ -175,6 +175,40 @@ func TestCompiledSemantics(t *testing.T) {
 			wantNone: []string{"unassured", "ct status"}},
 		{name: "unmetered without any quota", patch: [2]string{"  quota: 1MiB/1h\n  total: 64MiB/1h\n", ""}, chain: "output",
 			want: []string{`meta nfproto ipv4 tcp sport 8443 ip daddr @svc_viewer_v4 ct direction reply accept`}},
+		// Protocols: every egress rule is metered per peer whatever it
+		// carries; icmp is ICMPv4 to IPv4 peers and ICMPv6 to IPv6 ones,
+		// and a type name of one family only narrows that family.
+		{name: "icmp to each family's own ICMP, metered", patch: [2]string{"consent:\n", "    - {name: ping, to: [lan], proto: icmp}\nconsent:\n"}, chain: "output",
+			want: []string{
+				`meta nfproto ipv4 meta l4proto icmp ip daddr @allow_ping_v4 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 meta l4proto ipv6-icmp ip6 daddr @allow_ping_v6 add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`},
+			wantNone: []string{"meta nfproto ipv4 meta l4proto ipv6-icmp", "meta nfproto ipv6 meta l4proto icmp "}},
+		{name: "icmp types narrow each family by its own names", patch: [2]string{"consent:\n", "    - {name: ping, to: [lan], proto: icmp, types: [echo-request, timestamp-request, packet-too-big]}\nconsent:\n"}, chain: "output",
+			want: []string{
+				`meta nfproto ipv4 icmp type echo-request ip daddr @allow_ping_v4 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv4 icmp type timestamp-request ip daddr @allow_ping_v4 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 icmpv6 type echo-request ip6 daddr @allow_ping_v6 add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 icmpv6 type packet-too-big ip6 daddr @allow_ping_v6 add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`},
+			wantNone: []string{"l4proto icmp ip daddr @allow_ping", "l4proto ipv6-icmp ip6 daddr @allow_ping", "icmpv6 type timestamp", "icmp type packet-too-big"}},
+		{name: "icmp types of one family only allow nothing in the other", patch: [2]string{"consent:\n", "    - {name: ping, to: [lan], proto: icmp, types: [router-solicitation]}\nconsent:\n"}, chain: "output",
+			want:     []string{`meta nfproto ipv4 icmp type router-solicitation ip daddr @allow_ping_v4 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`},
+			wantNone: []string{"@allow_ping_v6"}},
+		{name: "igmp, a protocol number and any, metered by their quota", patch: [2]string{"consent:\n", "    - {name: mcast, to: any, proto: igmp, quota: 4KiB/1h}\n    - {name: raw, to: [cloud], proto: 253}\n    - {name: all, to: [lan], proto: any}\nconsent:\n"}, chain: "output",
+			want: []string{
+				`meta nfproto ipv4 meta l4proto igmp add @quota_allow_mcast_v4 { ip daddr quota until 4096 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv4 meta l4proto 253 ip daddr @allow_raw_v4 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv4 ip daddr @allow_all_v4 add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 ip6 daddr @allow_all_v6 add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`},
+			wantNone: []string{"meta nfproto ipv6 meta l4proto igmp", "l4proto 253 accept", "l4proto 253 ip daddr @allow_raw_v4 accept"}},
+		{name: "an icmp service admits its types; its replies are metered from the first", patch: [2]string{"    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}\n", "    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}\n    - {name: pong, proto: icmp, types: [echo-request], from: [lan]}\n"}, chain: "input",
+			want: []string{
+				`meta nfproto ipv4 icmp type echo-request ip saddr @svc_pong_v4 ct state new accept`,
+				`meta nfproto ipv6 icmpv6 type echo-request ip6 saddr @svc_pong_v6 ct state new accept`}},
+		{name: "icmp service replies metered by the default quota", patch: [2]string{"    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}\n", "    - {name: viewer, proto: tcp, port: 8443, from: [lan], consent: true}\n    - {name: pong, proto: icmp, types: [echo-request], from: [lan]}\n"}, chain: "output",
+			want: []string{
+				`meta nfproto ipv4 meta l4proto icmp ip daddr @svc_pong_v4 ct direction reply add @quota_default_v4 { ip daddr quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`,
+				`meta nfproto ipv6 meta l4proto ipv6-icmp ip6 daddr @svc_pong_v6 ct direction reply add @quota_default_v6 { ip6 daddr & ffff:ffff:ffff:ff00:: quota until 1048576 bytes } add @total { meta nfproto quota until 67108864 bytes } accept`},
+			wantNone: []string{"@svc_pong_v4 ct direction reply accept", "@svc_pong_v4 ct direction reply ct status", "@svc_pong_v4 ct direction reply add @unassured"}},
 		{name: "anti-spoofing", chain: "output",
 			want: []string{`meta nfproto ipv4 ip saddr 127.0.0.0/8 drop`, `meta nfproto ipv4 ip saddr != 0.0.0.0 fib saddr type != local drop`, `meta nfproto ipv6 ip6 saddr != :: fib saddr type != local drop`}},
 		{name: "essentials: DHCP and neighbour discovery on-link only", chain: "input",

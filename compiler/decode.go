@@ -132,6 +132,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(key, kpath, "unknown field %q%s", name, suggest(name, fields))
 			continue
 		}
+		if v.Type().Field(idx).Tag.Get("number") == "text" {
+			if num := d.visit(val, kpath); num.Kind == yaml.ScalarNode && num.Tag == "!!int" {
+				v.Field(idx).SetString(num.Value)
+				continue
+			}
+		}
 		d.decode(val, v.Field(idx), kpath)
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 // Profile is one device profile, version 1. Field names follow the YAML
 // contract in PROFILE.md; the yaml tags are what the strict decoder matches.
+// A string field tagged `number:"text"` also takes a YAML number, as its
+// text (`proto: 253`).
 type Profile struct {
 	Version    int        `yaml:"version"`
 	Device     Device     `yaml:"device"`
@@ -78,8 +80,9 @@ type Inbound struct {
 
 type Service struct {
 	Name    string    `yaml:"name"`
-	Proto   string    `yaml:"proto"`
+	Proto   string    `yaml:"proto" number:"text"`
 	Port    PortRange `yaml:"port"`
+	Types   []string  `yaml:"types"`
 	From    Targets   `yaml:"from"`
 	Consent bool      `yaml:"consent"`
 }
@@ -93,8 +96,9 @@ type Egress struct {
 type AllowRule struct {
 	Name  string    `yaml:"name"`
 	To    Targets   `yaml:"to"`
-	Proto string    `yaml:"proto"`
+	Proto string    `yaml:"proto" number:"text"`
 	Port  PortRange `yaml:"port"`
+	Types []string  `yaml:"types"`
 	Quota *Quota    `yaml:"quota"`
 }
 

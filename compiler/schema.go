@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/devfence/devfence/rules"
 )
 
 // The JSON Schema (draft 2020-12) of a profile, for editors: with
@@ -61,8 +64,9 @@ var schemaDescriptions = map[string]string{
 
 	"inbound.services[]":         "A listener on the device.",
 	"inbound.services[].name":    "Rule name, unique among the services; [a-z0-9][a-z0-9-]{0,62}.",
-	"inbound.services[].proto":   "tcp | udp",
-	"inbound.services[].port":    "A port or a range \"5000-5100\".",
+	"inbound.services[].proto":   "tcp | udp | icmp | igmp | any, or an IP protocol number 0-255.",
+	"inbound.services[].port":    "A port or a range \"5000-5100\"; tcp and udp only, and required for them.",
+	"inbound.services[].types":   "icmp only: ICMP type names (ICMPv4 ones for IPv4 peers, ICMPv6 ones for IPv6 peers); omitted: every type.",
 	"inbound.services[].from":    "Network names or CIDRs; required.",
 	"inbound.services[].consent": "A peer that COMPLETES this TCP handshake becomes a consenting peer.",
 
@@ -74,8 +78,9 @@ var schemaDescriptions = map[string]string{
 	"egress.allow[]":       "A destination the device may send to.",
 	"egress.allow[].name":  "Rule name, unique among the allow rules; [a-z0-9][a-z0-9-]{0,62}.",
 	"egress.allow[].to":    "Network names, CIDRs, or the word any.",
-	"egress.allow[].proto": "tcp | udp",
-	"egress.allow[].port":  "A port or a range \"5000-5100\".",
+	"egress.allow[].proto": "tcp | udp | icmp (ICMP to IPv4 peers, ICMPv6 to IPv6 peers) | igmp | any, or an IP protocol number 0-255.",
+	"egress.allow[].port":  "A port or a range \"5000-5100\"; tcp and udp only, and required for them.",
+	"egress.allow[].types": "icmp only: ICMP type names (ICMPv4 ones for IPv4 peers, ICMPv6 ones for IPv6 peers); omitted: every type.",
 	"egress.allow[].quota": "Overrides egress.quota for this rule.",
 
 	"consent":            "Consenting peers: the only destinations that may get bulk data.",
@@ -118,8 +123,8 @@ var schemaDescriptions = map[string]string{
 var schemaRequired = map[string][]string{
 	"":                     {"version", "device"},
 	"device":               {"name"},
-	"inbound.services[]":   {"name", "proto", "port", "from"},
-	"egress.allow[]":       {"name", "to", "proto", "port"},
+	"inbound.services[]":   {"name", "proto", "from"},
+	"egress.allow[]":       {"name", "to", "proto"},
 	"consent.bulk[]":       {"proto"},
 	"consent.handshakes[]": {"name", "to", "port"},
 	"waivers[]":            {"policy", "reason"},
@@ -128,6 +133,18 @@ var schemaRequired = map[string][]string{
 var (
 	nameRef  = schema{"$ref": "#/$defs/name"}
 	protoSch = schema{"enum": []string{"tcp", "udp"}}
+	// A rule's proto: a word, or a protocol number (as a YAML number or
+	// text) that has no word; the loader wants one spelling per protocol.
+	ruleProtoSch = schema{
+		"type": []string{"string", "integer"},
+		"anyOf": []any{
+			schema{"enum": []string{protoTCP, protoUDP, protoICMP, protoIGMP, protoAny}},
+			schema{"type": "integer", "minimum": 0, "maximum": 255},
+			schema{"type": "string", "pattern": `^(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])$`},
+		},
+		"not": schema{"enum": []any{1, 2, 6, 17, 58, "1", "2", "6", "17", "58"}},
+	}
+	typesSch = schema{"minItems": 1, "items": schema{"enum": icmpTypeNames()}}
 	// A list of targets where the word any is not allowed.
 	listRef = schema{"$ref": "#/$defs/targetList"}
 )
@@ -140,10 +157,12 @@ var schemaFields = map[string]schema{
 	"inbound.policy": {"enum": []string{"established-only"}},
 
 	"inbound.services[].name":          nameRef,
-	"inbound.services[].proto":         protoSch,
+	"inbound.services[].proto":         ruleProtoSch,
+	"inbound.services[].types":         typesSch,
 	"inbound.services[].from":          listRef,
 	"egress.allow[].name":              nameRef,
-	"egress.allow[].proto":             protoSch,
+	"egress.allow[].proto":             ruleProtoSch,
+	"egress.allow[].types":             typesSch,
 	"consent.bulk[].proto":             protoSch,
 	"consent.handshakes[].name":        nameRef,
 	"consent.handshakes[].to":          listRef,
@@ -156,6 +175,37 @@ var schemaFields = map[string]schema{
 	"log.group":         {"maximum": 65535},
 	"waivers[].policy":  {"minLength": 1},
 	"waivers[].reason":  {"pattern": `\S`},
+}
+
+// protoConditions tie a rule's port, types and consent to its proto, as
+// the loader does. Consent on udp is left to the consent-needs-tcp policy.
+var protoConditions = []any{
+	schema{"if": schema{"required": []string{"proto"}, "properties": schema{"proto": protoSch}},
+		"then": schema{"required": []string{"port"}}},
+	schema{"if": schema{"required": []string{"port"}}, "then": schema{"properties": schema{"proto": protoSch}}},
+	schema{"if": schema{"required": []string{"types"}}, "then": schema{"properties": schema{"proto": schema{"const": protoICMP}}}},
+	schema{"if": schema{"required": []string{"consent"}, "properties": schema{"consent": schema{"const": true}}},
+		"then": schema{"properties": schema{"proto": protoSch}}},
+}
+
+// schemaConditions are the constraints between the fields of an object.
+var schemaConditions = map[string][]any{
+	"inbound.services[]": protoConditions,
+	"egress.allow[]":     protoConditions[:3],
+}
+
+// icmpTypeNames lists every ICMP and ICMPv6 type name, sorted, once.
+func icmpTypeNames() []string {
+	var names []string
+	for t := range 256 {
+		for _, v6 := range []bool{false, true} {
+			if name, ok := rules.ICMPTypeName(uint8(t), v6); ok {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // schemaTypes are the value types whose YAML form is not their Go shape
@@ -293,6 +343,9 @@ func (g *schemaGen) object(t reflect.Type, path string, def reflect.Value) schem
 	s := schema{"type": "object", "additionalProperties": false, "properties": props}
 	if req := schemaRequired[path]; len(req) > 0 {
 		s["required"] = req
+	}
+	if all, ok := schemaConditions[path]; ok {
+		s["allOf"] = all
 	}
 	return s
 }

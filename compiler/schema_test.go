@@ -238,6 +238,7 @@ func TestSchemaInvalid(t *testing.T) {
 		{"bad-units", []string{"/egress/quota", "/egress/total", "/egress/allow/0/quota", "/log/drops"}},
 		{"bad-cidr", []string{"/networks/lan/1", "/networks/lan/2", "/networks/lan/3", "/networks/lan/4", "/egress/allow/0/to/1"}},
 		{"missing-required", []string{"version", "/device", "/networks/lan", "/inbound/services/0", "/egress/allow/0", "/consent/handshakes/0/to", "/essentials/icmp", "/limits/ipv6Prefix"}},
+		{"bad-proto", []string{"/inbound/services/0", "/inbound/services/1", "/egress/allow/0", "/egress/allow/1", "/egress/allow/2/types/1", "/egress/allow/3/proto", "/egress/allow/4/proto", "/egress/allow/5/proto", "/egress/allow/6/types"}},
 		{"injection", []string{"/device/name", "propertyName 'lan } ; delete table", "/inbound/services/0/name"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -281,6 +282,19 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"bulk without port", "consent: {bulk: [{proto: tcp}]}\n", true},
 		{"clear to send", "networks: {c: [192.0.2.1]}\nconsent: {handshakes: [{name: up, to: [c], port: 4433, clearToSend: \"220 ok\"}]}\n", true},
 		{"waiver", "waivers: [{policy: egress-any-needs-quota, reason: pool}]\n", true},
+		{"icmp types", "networks: {gw: [192.0.2.1, \"2001:db8::1\"]}\negress: {allow: [{name: ping, to: [gw], proto: icmp, types: [echo-request, nd-neighbor-solicit, timestamp-request]}]}\n", true},
+		{"igmp, any and numbers", "networks: {lan: [10.0.0.0/8]}\ninbound: {services: [{name: q, proto: igmp, from: [lan]}, {name: r, proto: 253, from: [lan]}, {name: s, proto: \"0\", from: [lan]}]}\negress: {allow: [{name: a, to: [lan], proto: any}, {name: b, to: [lan], proto: 255}]}\n", true},
+
+		{"port on icmp", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: icmp, port: 7}]}\n", false},
+		{"port on a number", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: 253, port: 7}]}\n", false},
+		{"types on tcp", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: tcp, port: 7, types: [echo-request]}]}\n", false},
+		{"unknown type", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: icmp, types: [ping]}]}\n", false},
+		{"no types", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: icmp, types: []}]}\n", false},
+		{"tcp by number", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: 6}]}\n", false},
+		{"icmpv6 by number", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: \"58\"}]}\n", false},
+		{"protocol 256", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: 256}]}\n", false},
+		{"udp without port", "networks: {lan: [10.0.0.0/8]}\negress: {allow: [{name: a, to: [lan], proto: udp}]}\n", false},
+		{"consent on icmp", "networks: {lan: [10.0.0.0/8]}\ninbound: {services: [{name: a, proto: icmp, from: [lan], consent: true}]}\n", false},
 
 		{"unknown top field", "colour: red\n", false},
 		{"version 2", "", false},

@@ -51,3 +51,17 @@ finding contains make_finding("egress-default-quota", "egress.quota", msg) if {
 	got.bytes * limit.seconds > limit.bytes * got.seconds
 	msg := sprintf("quota %s lets the device send each destination more than %s; lower it", [input.egress.quota, default_quota_max])
 }
+
+# egress-any-proto-to-any: a rule that sends every IP protocol to every
+# address leaves nothing for the table to decide but the quota; an infected
+# device could use it for any raw protocol (GRE, a covert channel) against
+# anyone. Name the protocols the device needs, or the peers.
+policy_ids contains "egress-any-proto-to-any"
+
+finding contains make_finding("egress-any-proto-to-any", path, msg) if {
+	some i, r in input.egress.allow
+	r.proto == "any"
+	via := reaches_internet(r.to)
+	path := sprintf("egress.allow[%d].proto", [i])
+	msg := sprintf("%s may send every IP protocol to the whole internet (%s); name the protocols it needs, or the peers", [named("rule", r), via])
+}

@@ -55,3 +55,30 @@ test_unreadable_default_quota_denied if {
 test_missing_default_quota_denied if {
 	messages(no_default_quota) == {"egress.quota: no default quota: every allowed destination without its own quota is unmetered; set egress.quota, at most 10MiB/1h"}
 }
+
+# egress-any-proto-to-any
+
+any_proto_rule(to) := with_value("/egress/allow/-", {"name": "all", "to": to, "proto": "any", "quota": "1KiB/1h"})
+
+test_any_proto_to_any_denied if {
+	hits(any_proto_rule("any")) == {["egress-any-proto-to-any", "egress.allow[3].proto"]}
+	messages(any_proto_rule("any")) == {`egress.allow[3].proto: rule "all" may send every IP protocol to the whole internet (any); name the protocols it needs, or the peers`}
+}
+
+test_any_proto_to_a_zero_prefix_denied if {
+	p := json.patch(any_proto_rule(["internet"]), [{"op": "add", "path": "/networks/internet", "value": ["::/0"]}])
+	hits(p) == {["egress-any-proto-to-any", "egress.allow[3].proto"]}
+}
+
+test_any_proto_to_named_peers_passes if {
+	count(hits(any_proto_rule(["lan"]))) == 0
+}
+
+test_named_protocols_to_any_pass if {
+	count(hits(with_value("/egress/allow/-", {"name": "ping", "to": "any", "proto": "icmp", "types": ["echo-request"]}))) == 0
+	count(hits(with_value("/egress/allow/-", {"name": "raw", "to": "any", "proto": 253}))) == 0
+}
+
+test_any_proto_to_any_waivable if {
+	count(hits(waive(any_proto_rule("any"), "egress-any-proto-to-any"))) == 0
+}

@@ -45,7 +45,8 @@ names_from(s) if {
 }
 
 # inbound-no-telnet: Mirai logged in over telnet on 23 and 2323 with factory
-# passwords; no device profile should open those ports, in any range.
+# passwords; no device profile should open those ports, in any range, nor
+# serve every protocol.
 policy_ids contains "inbound-no-telnet"
 
 telnet_ports := [23, 2323]
@@ -57,6 +58,14 @@ finding contains make_finding("inbound-no-telnet", path, msg) if {
 	count(hit) > 0
 	path := sprintf("inbound.services[%d].port", [i])
 	msg := sprintf("%s listens on %s (telnet, Mirai's way in); serve a console over SSH on another port, or not at all", [named("service", s), ports_text(hit)])
+}
+
+# A service of every protocol has every port, telnet's among them.
+finding contains make_finding("inbound-no-telnet", path, msg) if {
+	some i, s in input.inbound.services
+	s.proto == "any"
+	path := sprintf("inbound.services[%d].proto", [i])
+	msg := sprintf("%s admits every protocol, telnet on ports 23 and 2323 included (Mirai's way in); name the protocols and ports it serves", [named("service", s)])
 }
 
 ports_text(ports) := sprintf("port %s", ports) if count(ports) == 1

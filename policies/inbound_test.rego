@@ -80,6 +80,27 @@ test_telnet_denied_for_udp_too if {
 	hits(p) == {["inbound-no-telnet", "inbound.services[0].port"]}
 }
 
+test_every_protocol_covers_telnet if {
+	p := patch([
+		{"op": "remove", "path": "/inbound/services/0/port"},
+		{"op": "replace", "path": "/inbound/services/0/proto", "value": "any"},
+		{"op": "remove", "path": "/inbound/services/0/consent"},
+	])
+	hits(p) == {["inbound-no-telnet", "inbound.services[0].proto"]}
+	count(hits(waive(p, "inbound-no-telnet"))) == 0
+}
+
+test_portless_protocols_pass if {
+	p := patch([
+		{"op": "remove", "path": "/inbound/services/0/port"},
+		{"op": "replace", "path": "/inbound/services/0/proto", "value": "icmp"},
+		{"op": "add", "path": "/inbound/services/0/types", "value": ["echo-request"]},
+		{"op": "remove", "path": "/inbound/services/0/consent"},
+	])
+	count(hits(p)) == 0
+	count(hits(json.patch(p, [{"op": "replace", "path": "/inbound/services/0/proto", "value": 2}]))) == 0
+}
+
 test_ports_beside_telnet_pass if {
 	count(hits(with_value("/inbound/services/0/port", 22))) == 0
 	count(hits(with_value("/inbound/services/0/port", "24-2322"))) == 0

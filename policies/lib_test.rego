@@ -66,6 +66,7 @@ test_policy_ids if {
 		"consent-idle-range",
 		"consent-needs-tcp",
 		"egress-any-needs-quota",
+		"egress-any-proto-to-any",
 		"egress-default-quota",
 		"inbound-established-only",
 		"inbound-from-internet",

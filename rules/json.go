@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -325,6 +326,10 @@ func stmtJSON(s Stmt) (any, error) {
 			// The text quotes interface names; the same cleaning keeps the
 			// two forms equal.
 			v = clean(v)
+		}
+		if n, err := strconv.ParseUint(v, 10, 8); err == nil && s.Key == MetaL4Proto {
+			// A protocol without a name is a number in the text too.
+			return match("==", obj("meta", obj("key", s.Key)), n), nil
 		}
 		return match("==", obj("meta", obj("key", s.Key)), v), nil
 	case CtState:

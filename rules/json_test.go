@@ -71,7 +71,7 @@ const maxCmp = 16
 
 // everyStmt is a table that uses every statement and element form, for the
 // unit and kernel tests: ranges and prefixes in interval sets, negated and
-// literal matches, a numeric ICMP type, a burst, a clear-to-send as long as the kernel takes,
+// literal matches, a numeric ICMP type, IGMP and an unnamed IP protocol, a burst, a clear-to-send as long as the kernel takes,
 // ct status and ct mark bit tests, a negated ct status test, a ct mark bit
 // set, a payload-present test, TCP flag tests (any set, none set), a
 // masked IPv4 key, a set update without quota and one with a rate limit.
@@ -115,7 +115,9 @@ func everyStmt() *rules.Table {
 			{Stmts: []rules.Stmt{
 				rules.TCPFlags{Bits: rules.TCPSyn | rules.TCPAck}, rules.CtMark{Mask: 1 << 30, Value: 1 << 30}, rules.Counter{},
 			}, Comment: "spoke"},
-			{Stmts: []rules.Stmt{rules.ICMPType{Type: 13}, rules.Limit{Rate: 3, Unit: "hour", Burst: 10}, rules.Verdict{Kind: rules.Accept}}},
+			{Stmts: []rules.Stmt{rules.ICMPType{Type: 42}, rules.Limit{Rate: 3, Unit: "hour", Burst: 10}, rules.Verdict{Kind: rules.Accept}}},
+			{Stmts: []rules.Stmt{rules.Meta{Key: rules.MetaL4Proto, Value: "igmp"}, rules.Verdict{Kind: rules.Accept}}},
+			{Stmts: []rules.Stmt{rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"}, rules.Meta{Key: rules.MetaL4Proto, Value: "253"}, rules.Verdict{Kind: rules.Accept}}},
 			{Stmts: []rules.Stmt{
 				rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"},
 				rules.ICMPType{V6: true, Type: rules.ICMPv6NeighborSolicit}, rules.HopLimit{Value: 255}, rules.Verdict{Kind: rules.Accept},
@@ -188,7 +190,10 @@ func TestJSONStatements(t *testing.T) {
 		{rules.PortMatch{Proto: "udp", Field: rules.Dst, Lo: 53, Hi: 53}, `{"match":{"op":"==","left":{"payload":{"protocol":"udp","field":"dport"}},"right":53}}`},
 		{rules.PortMatch{Proto: "tcp", Field: rules.Src, Lo: 5000, Hi: 5100}, `{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"sport"}},"right":{"range":[5000,5100]}}}`},
 		{rules.ICMPType{V6: true, Type: rules.ICMPv6RouterAdvert}, `{"match":{"op":"==","left":{"payload":{"protocol":"icmpv6","field":"type"}},"right":"nd-router-advert"}}`},
-		{rules.ICMPType{Type: 13}, `{"match":{"op":"==","left":{"payload":{"protocol":"icmp","field":"type"}},"right":13}}`},
+		{rules.ICMPType{Type: 42}, `{"match":{"op":"==","left":{"payload":{"protocol":"icmp","field":"type"}},"right":42}}`},
+		{rules.ICMPType{Type: 13}, `{"match":{"op":"==","left":{"payload":{"protocol":"icmp","field":"type"}},"right":"timestamp-request"}}`},
+		{rules.Meta{Key: rules.MetaL4Proto, Value: "igmp"}, `{"match":{"op":"==","left":{"meta":{"key":"l4proto"}},"right":"igmp"}}`},
+		{rules.Meta{Key: rules.MetaL4Proto, Value: "253"}, `{"match":{"op":"==","left":{"meta":{"key":"l4proto"}},"right":253}}`},
 		{rules.HopLimit{Value: 255}, `{"match":{"op":"==","left":{"payload":{"protocol":"ip6","field":"hoplimit"}},"right":255}}`},
 		{rules.InnerPayload{Data: []byte("220")}, `{"match":{"op":"==","left":{"payload":{"base":"ih","offset":0,"len":24}},"right":"0x323230"}}`},
 		{rules.TCPDataOffset{Words: 8}, `{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"doff"}},"right":8}}`},

@@ -290,29 +290,6 @@ type ICMPType struct {
 	Type uint8
 }
 
-// ICMP and ICMPv6 types by nft's names.
-const (
-	ICMPEchoReply   = 0
-	ICMPEchoRequest = 8
-
-	ICMPv6EchoRequest     = 128
-	ICMPv6EchoReply       = 129
-	ICMPv6MLD2Report      = 143
-	ICMPv6RouterSolicit   = 133
-	ICMPv6RouterAdvert    = 134
-	ICMPv6NeighborSolicit = 135
-	ICMPv6NeighborAdvert  = 136
-)
-
-var icmpNames = map[uint8]string{ICMPEchoReply: "echo-reply", ICMPEchoRequest: "echo-request"}
-
-var icmpv6Names = map[uint8]string{
-	ICMPv6EchoRequest: "echo-request", ICMPv6EchoReply: "echo-reply",
-	ICMPv6MLD2Report: "mld2-listener-report", ICMPv6RouterSolicit: "nd-router-solicit",
-	ICMPv6RouterAdvert: "nd-router-advert", ICMPv6NeighborSolicit: "nd-neighbor-solicit",
-	ICMPv6NeighborAdvert: "nd-neighbor-advert",
-}
-
 func (i ICMPType) String() string {
 	proto, names := "icmp", icmpNames
 	if i.V6 {

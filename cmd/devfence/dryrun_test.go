@@ -33,7 +33,7 @@ func TestApplyDryRun(t *testing.T) {
 		inOut   string // a substring of stdout
 	}{
 		{name: "would change", profile: babyMonitor, code: exitProfile,
-			lastOut: "plan: +32 -9 rules, 10 sets added, 4 sets removed, 4 sets changed, 6 elements added, 3 elements removed",
+			lastOut: "plan: +32 -11 rules, 10 sets added, 8 sets removed, 4 sets changed, 6 elements added, 5 elements removed",
 			inOut:   "+++ profile " + babyMonitor + "\n"},
 		{name: "no change", profile: smartPlug, code: exitOK,
 			lastOut: "no change: the live table already matches the profile"},
@@ -68,7 +68,7 @@ func TestApplyDryRun(t *testing.T) {
 
 	// The real apply prints the same summary once it has committed.
 	code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor)
-	want := "devfence: plan: +32 -9 rules, 10 sets added, 4 sets removed, 4 sets changed, 6 elements added, 3 elements removed\n"
+	want := "devfence: plan: +32 -11 rules, 10 sets added, 8 sets removed, 4 sets changed, 6 elements added, 5 elements removed\n"
 	if code != exitOK || !strings.HasSuffix(errs, want) {
 		t.Errorf("apply: exit %d, stderr %q, want it to end with %q", code, errs, want)
 	}

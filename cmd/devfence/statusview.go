@@ -40,7 +40,8 @@ type inboundView struct {
 type serviceView struct {
 	Name    string   `json:"name"`
 	Proto   string   `json:"proto"`
-	Port    string   `json:"port"`
+	Port    string   `json:"port,omitempty"`
+	Types   []string `json:"types,omitempty"`
 	From    []string `json:"from"`
 	Consent bool     `json:"consent"`
 }
@@ -56,6 +57,7 @@ type allowView struct {
 	To    []string   `json:"to"`
 	Proto string     `json:"proto"`
 	Port  string     `json:"port,omitempty"`
+	Types []string   `json:"types,omitempty"`
 	Quota *quotaView `json:"quota,omitempty"`
 }
 
@@ -92,17 +94,29 @@ func newProfileView(source string, p *compiler.Profile) *profileView {
 			IPv6ND: p.Essentials.IPv6ND, ICMP: p.Essentials.ICMP},
 	}
 	for _, s := range p.Inbound.Services {
-		v.Inbound.Services = append(v.Inbound.Services, serviceView{Name: s.Name, Proto: s.Proto, Port: s.Port.String(),
-			From: targets(s.From), Consent: s.Consent})
+		sv := serviceView{Name: s.Name, Proto: s.Proto, Types: s.Types, From: targets(s.From), Consent: s.Consent}
+		if !s.Port.IsZero() {
+			sv.Port = s.Port.String()
+		}
+		v.Inbound.Services = append(v.Inbound.Services, sv)
 	}
 	for _, a := range p.Egress.Allow {
-		av := allowView{Name: a.Name, To: targets(a.To), Proto: a.Proto, Quota: newQuotaView(a.Quota)}
-		if a.Port != (compiler.PortRange{}) {
+		av := allowView{Name: a.Name, To: targets(a.To), Proto: a.Proto, Types: a.Types, Quota: newQuotaView(a.Quota)}
+		if !a.Port.IsZero() {
 			av.Port = a.Port.String()
 		}
 		v.Egress.Allow = append(v.Egress.Allow, av)
 	}
 	return v
+}
+
+// portOrTypes fills the text form's port column: a rule has a port (tcp,
+// udp) or ICMP types, never both.
+func portOrTypes(port string, types []string) string {
+	if len(types) > 0 {
+		return strings.Join(types, ",")
+	}
+	return port
 }
 
 func newQuotaView(q *compiler.Quota) *quotaView {
@@ -151,7 +165,7 @@ func (v *profileView) Text() string {
 		if s.Consent {
 			consent = "  consent"
 		}
-		fmt.Fprintf(&b, "  %-16s %-4s %-11s from %s%s\n", s.Name, s.Proto, s.Port, strings.Join(s.From, ","), consent)
+		fmt.Fprintf(&b, "  %-16s %-4s %-11s from %s%s\n", s.Name, s.Proto, portOrTypes(s.Port, s.Types), strings.Join(s.From, ","), consent)
 	}
 	fmt.Fprintf(&b, "egress: %d rule(s), everything else dropped\n", len(v.Egress.Allow))
 	for _, a := range v.Egress.Allow {
@@ -159,7 +173,7 @@ func (v *profileView) Text() string {
 		if a.Quota != nil {
 			q = "quota " + a.Quota.text
 		}
-		fmt.Fprintf(&b, "  %-16s %-4s %-11s to %s  %s\n", a.Name, a.Proto, a.Port, strings.Join(a.To, ","), q)
+		fmt.Fprintf(&b, "  %-16s %-4s %-11s to %s  %s\n", a.Name, a.Proto, portOrTypes(a.Port, a.Types), strings.Join(a.To, ","), q)
 	}
 	var quotas []string
 	if v.Egress.Quota != nil {

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
+
+	"github.com/devfence/devfence/rules"
 )
 
 // IP protocol numbers the watcher names.
@@ -42,23 +43,10 @@ type Headers struct {
 	Truncated bool
 }
 
-// ProtoName is nft's name of the transport protocol ("tcp", "udp", "icmp",
-// "ipv6-icmp"), or its number.
-func (h Headers) ProtoName() string { return protoName(h.Proto) }
-
-func protoName(p uint8) string {
-	switch p {
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoICMP:
-		return "icmp"
-	case ProtoICMPv6:
-		return "ipv6-icmp"
-	}
-	return strconv.Itoa(int(p))
-}
+// ProtoName is the transport protocol as `meta l4proto` names it in the
+// rules ("tcp", "udp", "icmp", "igmp", "ipv6-icmp"), or its number, so that
+// a logged packet compares with the rules' protocol matches.
+func (h Headers) ProtoName() string { return rules.L4ProtoName(h.Proto) }
 
 // TCP flag bits, in header order from FIN.
 var tcpFlagNames = []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}

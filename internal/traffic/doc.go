@@ -2,10 +2,11 @@
 //
 // Its tests build network labs (internal/netlab: one network namespace per
 // host, joined by veth pairs and a bridge), put a profile in force on the
-// device through the product's own apply path, and then send TCP and UDP
-// between the lab's hosts, counting what arrives. Every scenario checks a
-// positive control (traffic the profile allows does arrive) next to what
-// must be dropped, so a broken lab cannot make a drop test pass.
+// device through the product's own apply path, and then send TCP, UDP, ICMP,
+// IGMP and raw IP packets between the lab's hosts, counting what arrives.
+// Every scenario checks a positive control (traffic the profile allows does
+// arrive) next to what must be dropped, so a broken lab cannot make a drop
+// test pass.
 //
 // The package holds no production code: everything is in its _test.go files.
 // Run it as root:

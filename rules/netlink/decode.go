@@ -163,12 +163,9 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 			return one(rules.Meta{Key: rules.MetaNFProto, Value: "ipv6"}), 2
 		}
 	case m.Key == expr.MetaKeyL4PROTO && len(c.Data) == 1:
-		name, ok := l4protoName(c.Data[0])
-		if !ok {
-			// The encoder knows only the protocols devfence matches; a
-			// statement it could not encode again would break apply.
-			return nil, 0
-		}
+		// Every protocol number encodes again: a name for those that have
+		// one, the number for the rest.
+		name := rules.L4ProtoName(c.Data[0])
 		d.ctx.l4proto = c.Data[0]
 		// Directly before a transport header match it is the dependency
 		// nft inserts for that match, which the match's text implies; not
@@ -198,15 +195,6 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 		return one(rules.Meta{Key: key, Value: name}), 2
 	}
 	return nil, 0
-}
-
-func l4protoName(p uint8) (string, bool) {
-	for name, n := range l4protoNumbers {
-		if n == p {
-			return name, true
-		}
-	}
-	return "", false
 }
 
 func (d *decoder) ct(c *expr.Ct) ([]rules.Stmt, int) {
@@ -332,7 +320,7 @@ func networkFields(f rules.Family) []field {
 func transportFields(l4 uint8) []field {
 	switch l4 {
 	case unix.IPPROTO_TCP, unix.IPPROTO_UDP:
-		name, _ := l4protoName(l4)
+		name := rules.L4ProtoName(l4)
 		port := func(af rules.AddrField) func([]byte, bool) (rules.Stmt, bool) {
 			return func(data []byte, neg bool) (rules.Stmt, bool) {
 				p := bigEndian.Uint16(data)

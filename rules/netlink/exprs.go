@@ -20,9 +20,6 @@ var bigEndian = binary.BigEndian
 // view), as nft does; register 0 is the verdict.
 const reg = 1
 
-// Transport protocol numbers behind nft's l4proto names.
-var l4protoNumbers = map[string]uint8{"icmp": unix.IPPROTO_ICMP, "tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP, "ipv6-icmp": unix.IPPROTO_ICMPV6}
-
 // RTN_LOCAL, what `fib saddr type local` compares with.
 const rtnLocal = 2
 
@@ -38,6 +35,7 @@ type resolver interface {
 type protoCtx struct {
 	nfproto rules.Family
 	l4proto uint8
+	l4set   bool // l4proto holds a protocol; 0 is one (IPv6 hop-by-hop)
 }
 
 // item is the bytecode of one statement. A payload match of a constant is
@@ -128,12 +126,12 @@ func (e *encoder) needFamily(f rules.Family) error {
 
 // needL4 inserts the `meta l4proto` dependency of a transport header match.
 func (e *encoder) needL4(proto uint8) error {
-	switch e.ctx.l4proto {
-	case proto:
+	switch {
+	case e.ctx.l4set && e.ctx.l4proto == proto:
 		return nil
-	case 0:
+	case !e.ctx.l4set:
 		e.add(false, metaCmp(expr.MetaKeyL4PROTO, []byte{proto})...)
-		e.ctx.l4proto = proto
+		e.ctx.l4proto, e.ctx.l4set = proto, true
 		return nil
 	}
 	return fmt.Errorf("conflicting protocols: the rule matches transport protocols %d and %d", e.ctx.l4proto, proto)
@@ -239,7 +237,7 @@ func (e *encoder) stmt(s rules.Stmt) error {
 	case rules.AddrMatch:
 		return e.addrMatch(s)
 	case rules.PortMatch:
-		proto, ok := l4protoNumbers[s.Proto]
+		proto, ok := rules.L4ProtoNumber(s.Proto)
 		if !ok || (proto != unix.IPPROTO_TCP && proto != unix.IPPROTO_UDP) {
 			return fmt.Errorf("port match on protocol %q", s.Proto)
 		}
@@ -409,14 +407,14 @@ func (e *encoder) meta(s rules.Meta) error {
 		e.ctx.nfproto = f
 		e.add(false, metaCmp(expr.MetaKeyNFPROTO, []byte{nfprotoNumber(f)})...)
 	case rules.MetaL4Proto:
-		p, ok := l4protoNumbers[s.Value]
+		p, ok := rules.L4ProtoNumber(s.Value)
 		if !ok {
 			return fmt.Errorf("meta l4proto %q", s.Value)
 		}
-		if e.ctx.l4proto != 0 && e.ctx.l4proto != p {
+		if e.ctx.l4set && e.ctx.l4proto != p {
 			return fmt.Errorf("conflicting protocols: meta l4proto %s after another transport match", s.Value)
 		}
-		e.ctx.l4proto = p
+		e.ctx.l4proto, e.ctx.l4set = p, true
 		e.add(false, metaCmp(expr.MetaKeyL4PROTO, []byte{p})...)
 	case rules.MetaIIF, rules.MetaOIF:
 		if e.res == nil {

@@ -62,9 +62,11 @@ func TestDecodeFuzzFindings(t *testing.T) {
 		exprs []expr.Any
 		want  string
 	}{
-		// Was `meta l4proto 48`, which encodeStmts refuses: apply of a
-		// merged table would fail on a rule that only reads back.
-		{"unknown l4proto stays raw", l4(48), "[meta load l4proto => reg 1] [cmp eq reg 1 0x30]"},
+		// Was `meta l4proto 48` when encodeStmts refused it: apply of a
+		// merged table would fail on a rule that only reads back. Every
+		// number encodes now; the ones without a name stay numbers.
+		{"unnamed l4proto decodes as its number", l4(48), "meta l4proto 48"},
+		{"igmp decodes by name", l4(2), "meta l4proto igmp"},
 		{"known l4proto decodes", l4(17), "meta l4proto udp"},
 		// Was `ct mark & 0x30303030 == 0x31303030`, a test that never
 		// matches and that encodeStmts refuses as not a bit test (here
