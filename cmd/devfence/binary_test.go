@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devfence/devfence/internal/device"
+	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
 // The real devfence binary, built once for the tests that need a process
@@ -32,7 +35,8 @@ func TestMain(m *testing.M) {
 }
 
 // binary returns the path of the built devfence (device build: no OPA,
-// which the tests here do not need, and half the build time).
+// which the tests here do not need, and half the build time), which
+// honours $DEVFENCE_TEST_FAKE_KERNEL (see onEachKernel).
 func binary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -41,7 +45,7 @@ func binary(t *testing.T) string {
 		}
 		binPath = filepath.Join(binDir, "devfence")
 		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(gobin, "build", "-tags", "nopolicy", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command(gobin, "build", "-tags", "nopolicy,devfence_fakekernel", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = &buildError{err: err, out: string(out)}
 		}
@@ -58,6 +62,20 @@ type buildError struct {
 }
 
 func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
+
+// onEachKernel runs test against the fake kernel and against the real
+// one, as subtests named after them, with the --netns name to use. The
+// fake is a device.FileKernel in a file of the test's own, which the
+// commands run in-process and the built devfence (and the guard it
+// starts) share through $DEVFENCE_TEST_FAKE_KERNEL: no privilege needed.
+// The real one is a fresh namespace, skipped without CAP_NET_ADMIN.
+func onEachKernel(t *testing.T, test func(t *testing.T, ns string)) {
+	t.Run("fake", func(t *testing.T) {
+		t.Setenv(device.EnvFakeKernel, filepath.Join(t.TempDir(), "kernel.json"))
+		test(t, "fake")
+	})
+	t.Run("netlink", func(t *testing.T) { test(t, nltest.NS(t)) })
+}
 
 // proc is a devfence process started from the built binary, in a process
 // group of its own (as a shell job is), its stderr collected.

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/devfence/devfence/rules"
-	"github.com/devfence/devfence/rules/netlink"
 	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
@@ -16,7 +15,7 @@ func simulateKernel(t *testing.T, release string, lacks ...rules.Feature) {
 	t.Helper()
 	real := probeKernel
 	t.Cleanup(func() { probeKernel = real })
-	probeKernel = func(conn *netlink.Conn) (*rules.Kernel, error) {
+	probeKernel = func(conn kernelConn) (*rules.Kernel, error) {
 		k, err := real(conn)
 		if err != nil {
 			return nil, err

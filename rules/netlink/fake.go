@@ -113,6 +113,18 @@ func (c *FakeConn) Read(family, name string) (*rules.Table, error) {
 	return cloneTable(t), nil
 }
 
+// Tables are copies of the namespace's tables, in the order they were
+// created.
+func (c *FakeConn) Tables() []*rules.Table {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	var out []*rules.Table
+	for _, t := range c.f.space(c.netns).tables {
+		out = append(out, cloneTable(t))
+	}
+	return out
+}
+
 // Dump is the namespace's ruleset as nft text, every table rendered by
 // rules.WriteTable, in the order they were created; "" when there is none.
 // Like `nft list` it leaves out the elements of dynamic sets: they are
