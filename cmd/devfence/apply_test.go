@@ -57,42 +57,43 @@ func TestDiffExitCodes(t *testing.T) {
 // refuses to run, and the boot-time check (rollback --if-pending) restores
 // the previous table, once: a second rollback has nothing to restore.
 func TestApplyInterrupted(t *testing.T) {
-	ns := nltest.NS(t)
-	state := t.TempDir()
-	if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
-		t.Fatalf("apply: exit %d: %s", code, errs)
-	}
-	p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
-	p.waitStderr(t, "waiting 1m0s for `devfence confirm`")
-	syscall.Kill(guardPID(t, p.errb.String()), syscall.SIGKILL)
-	p.cmd.Process.Kill()
-	p.wait(t, watchWait)
+	onEachKernel(t, func(t *testing.T, ns string) {
+		state := t.TempDir()
+		if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
+			t.Fatalf("apply: exit %d: %s", code, errs)
+		}
+		p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
+		p.waitStderr(t, "waiting 1m0s for `devfence confirm`")
+		syscall.Kill(guardPID(t, p.errb.String()), syscall.SIGKILL)
+		p.cmd.Process.Kill()
+		p.wait(t, watchWait)
 
-	if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
-		t.Errorf("the unconfirmed table is not in force after the kill (diff exit %d)", code)
-	}
-	code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor)
-	if code != exitUsage || !strings.Contains(errs, "was interrupted before it was confirmed") {
-		t.Errorf("apply with an interrupted confirm pending: exit %d, stderr %q", code, errs)
-	}
-	if code, out, _ := devfence(t, "status", "--netns", ns, "--state-dir", state); code != exitOK || !strings.Contains(out, "was interrupted") {
-		t.Errorf("status: exit %d:\n%s", code, out)
-	}
-	if code, _, errs := devfence(t, "rollback", "--if-pending", "--netns", ns, "--state-dir", state); code != exitOK {
-		t.Fatalf("rollback --if-pending: exit %d: %s", code, errs)
-	}
-	if code, _, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
-		t.Errorf("rollback did not restore the previous table (diff exit %d)", code)
-	}
-	if code, _, errs := devfence(t, "rollback", "--if-pending", "--netns", ns, "--state-dir", state); code != exitOK || errs != "" {
-		t.Errorf("rollback --if-pending with nothing pending: exit %d, stderr %q", code, errs)
-	}
-	if code, _, errs := devfence(t, "rollback", "--netns", ns, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "nothing to roll back") {
-		t.Errorf("second rollback: exit %d, stderr %q", code, errs)
-	}
-	if code, _, errs := devfence(t, "confirm", "--netns", ns, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "no apply is waiting for confirmation") {
-		t.Errorf("confirm with nothing pending: exit %d, stderr %q", code, errs)
-	}
+		if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
+			t.Errorf("the unconfirmed table is not in force after the kill (diff exit %d)", code)
+		}
+		code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor)
+		if code != exitUsage || !strings.Contains(errs, "was interrupted before it was confirmed") {
+			t.Errorf("apply with an interrupted confirm pending: exit %d, stderr %q", code, errs)
+		}
+		if code, out, _ := devfence(t, "status", "--netns", ns, "--state-dir", state); code != exitOK || !strings.Contains(out, "was interrupted") {
+			t.Errorf("status: exit %d:\n%s", code, out)
+		}
+		if code, _, errs := devfence(t, "rollback", "--if-pending", "--netns", ns, "--state-dir", state); code != exitOK {
+			t.Fatalf("rollback --if-pending: exit %d: %s", code, errs)
+		}
+		if code, _, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
+			t.Errorf("rollback did not restore the previous table (diff exit %d)", code)
+		}
+		if code, _, errs := devfence(t, "rollback", "--if-pending", "--netns", ns, "--state-dir", state); code != exitOK || errs != "" {
+			t.Errorf("rollback --if-pending with nothing pending: exit %d, stderr %q", code, errs)
+		}
+		if code, _, errs := devfence(t, "rollback", "--netns", ns, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "nothing to roll back") {
+			t.Errorf("second rollback: exit %d, stderr %q", code, errs)
+		}
+		if code, _, errs := devfence(t, "confirm", "--netns", ns, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "no apply is waiting for confirmation") {
+			t.Errorf("confirm with nothing pending: exit %d, stderr %q", code, errs)
+		}
+	})
 }
 
 // TestKernelCommandsNeedCapNetAdmin: without CAP_NET_ADMIN every command

@@ -11,9 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/devfence/devfence/internal/device"
-	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
 // The real devfence binary, built once for the tests that need a process
@@ -62,20 +59,6 @@ type buildError struct {
 }
 
 func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
-
-// onEachKernel runs test against the fake kernel and against the real
-// one, as subtests named after them, with the --netns name to use. The
-// fake is a device.FileKernel in a file of the test's own, which the
-// commands run in-process and the built devfence (and the guard it
-// starts) share through $DEVFENCE_TEST_FAKE_KERNEL: no privilege needed.
-// The real one is a fresh namespace, skipped without CAP_NET_ADMIN.
-func onEachKernel(t *testing.T, test func(t *testing.T, ns string)) {
-	t.Run("fake", func(t *testing.T) {
-		t.Setenv(device.EnvFakeKernel, filepath.Join(t.TempDir(), "kernel.json"))
-		test(t, "fake")
-	})
-	t.Run("netlink", func(t *testing.T) { test(t, nltest.NS(t)) })
-}
 
 // proc is a devfence process started from the built binary, in a process
 // group of its own (as a shell job is), its stderr collected.

@@ -51,7 +51,13 @@ func (k *FileKernel) NetNS() string { return k.netns }
 func (k *FileKernel) Close() error { return nil }
 
 // Probe finds every feature: the fake has them all.
-func (k *FileKernel) Probe() (*rules.Kernel, error) { return &rules.Kernel{Release: "fake"}, nil }
+func (k *FileKernel) Probe() (*rules.Kernel, error) {
+	has := map[rules.Feature]bool{}
+	for _, f := range rules.Features {
+		has[f.Feature] = true
+	}
+	return &rules.Kernel{Release: "fake", Has: has}, nil
+}
 
 // Generation moves with every transaction committed in the namespace.
 func (k *FileKernel) Generation() (gen uint32, err error) {
@@ -69,6 +75,15 @@ func (k *FileKernel) Read(family, name string) (t *rules.Table, err error) {
 		return false, err
 	})
 	return t, err
+}
+
+// Dump is netlink.FakeConn's: the namespace's ruleset as nft text.
+func (k *FileKernel) Dump() (text string, err error) {
+	err = k.with(func(_ *fileKernelNS, c *netlink.FakeConn) (bool, error) {
+		text = c.Dump()
+		return false, nil
+	})
+	return text, err
 }
 
 // Apply is netlink.FakeConn's; a committed transaction is written back.
