@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/devfence/devfence/internal/netlab"
 	"github.com/devfence/devfence/rules"
 	"github.com/devfence/devfence/rules/netlink/nltest"
 )
@@ -73,11 +74,24 @@ func TestFakeApplyRead(t *testing.T) {
 	}
 }
 
-// TestFakeRefusals: a refused transaction changes nothing, and its error
-// names the message and expression as Conn.Apply's does; the messages are
-// those TestRefusedBatch and TestRefusedExpression get from the kernel.
-func TestFakeRefusals(t *testing.T) {
+// refusalCase is a transaction refused over smart-plug's table: by the
+// kernel's own rules, or because the fake is told to (refuse).
+type refusalCase struct {
+	name   string
+	refuse []Refusal
+	tx     *rules.Transaction
+	want   string // the error
+	errno  error
+}
+
+// refusalCases are the refusals TestFakeRefusals checks; those without
+// refuse TestFakeMatchesKernel checks against the kernel's own.
+func refusalCases(t *testing.T, fit func(*rules.Table) *rules.Table) []refusalCase {
+	t.Helper()
 	ex := examplesByName(t)
+	for name, tbl := range ex {
+		ex[name] = fit(tbl)
+	}
 	staticDynset := &rules.Table{Family: "inet", Name: "devfence",
 		Sets: []*rules.Set{{Name: "static_v4", Key: rules.KeyIPv4, Flags: rules.FlagInterval,
 			Elements: []rules.Element{rules.Range(netip.MustParsePrefix("192.0.2.0/24"))}}},
@@ -90,16 +104,10 @@ func TestFakeRefusals(t *testing.T) {
 	}
 	withoutSet := nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml"))
 	withoutSet.Sets = slices.DeleteFunc(withoutSet.Sets, func(s *rules.Set) bool { return s.Name == "quota_allow_dns_v4" })
-	for _, tc := range []struct {
-		name   string
-		refuse []Refusal
-		tx     *rules.Transaction
-		want   string
-		errno  error
-	}{
-		{name: "rule naming a missing set", tx: rules.Replace(withoutSet), errno: unix.ENOENT,
+	return []refusalCase{
+		{name: "rule naming a missing set", tx: rules.Replace(fit(withoutSet)), errno: unix.ENOENT,
 			want: `kernel refused rule "egress.allow[0] dns" in chain output (expression dynset, set quota_allow_dns_v4): no such file or directory`},
-		{name: "set updated from a rule without flags dynamic", tx: rules.Replace(staticDynset), errno: unix.EOPNOTSUPP,
+		{name: "set updated from a rule without flags dynamic", tx: rules.Replace(fit(staticDynset)), errno: unix.EOPNOTSUPP,
 			want: `kernel refused rule "egress.allow[0] dns" in chain output (expression dynset, set static_v4): operation not supported; set static_v4 cannot be updated from the datapath (it needs flags dynamic, and a kernel with quota expressions in set elements)`},
 		{name: "kernel without an expression", refuse: []Refusal{{Expr: "fib"}}, tx: rules.Replace(ex["baby-monitor"]), errno: unix.EOPNOTSUPP,
 			want: `kernel refused rule "anti-spoofing" in chain output (expression fib): operation not supported; the kernel lacks the fib expression (module nft_fib_inet)`},
@@ -113,11 +121,17 @@ func TestFakeRefusals(t *testing.T) {
 			want: `kernel refused elements of set allow_dns_v4: operation not supported`},
 		{name: "the removal of the table", refuse: []Refusal{{What: "delete of table inet devfence", Err: unix.EBUSY}}, tx: rules.Remove("inet", "devfence"), errno: unix.EBUSY,
 			want: `kernel refused delete of table inet devfence: device or resource busy`},
-	} {
+	}
+}
+
+// TestFakeRefusals: a refused transaction changes nothing, and its error
+// names the message and expression as Conn.Apply's does.
+func TestFakeRefusals(t *testing.T) {
+	old := examplesByName(t)["smart-plug"]
+	for _, tc := range refusalCases(t, func(tbl *rules.Table) *rules.Table { return tbl }) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := NewFake()
 			c := f.Open("x")
-			old := ex["smart-plug"]
 			if _, err := c.Apply(rules.Replace(old)); err != nil {
 				t.Fatal(err)
 			}
@@ -138,8 +152,58 @@ func TestFakeRefusals(t *testing.T) {
 				t.Errorf("a refused transaction changed the ruleset (-before +after):\n%s", d)
 			}
 			f.Refuse()
-			if _, err := c.Apply(rules.Replace(ex["baby-monitor"])); err != nil {
+			if _, err := c.Apply(rules.Replace(old)); err != nil {
 				t.Errorf("after Refuse(): %v", err)
+			}
+		})
+	}
+}
+
+// TestFakeMatchesKernel (a kernel test): the fake takes, counts and reads
+// back every example as the kernel does, and refuses what the kernel
+// refuses with the very error Conn.Apply makes of the kernel's answer.
+func TestFakeMatchesKernel(t *testing.T) {
+	netlab.RequireKernel(t)
+	for _, path := range nltest.Examples(t) {
+		t.Run(exampleName(path), func(t *testing.T) {
+			tbl := nltest.Fit(t, nltest.Compile(t, path))
+			c := open(t, nltest.NS(t))
+			want := apply(t, c, tbl)
+			fake := NewFake().Open("")
+			got, err := fake.Apply(rules.Replace(tbl))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("stats (-kernel +fake):\n%s", d)
+			}
+			live, err := c.Read(tbl.Family, tbl.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fakeLive, err := fake.Read(tbl.Family, tbl.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(live.String(), fakeLive.String()); d != "" {
+				t.Errorf("read back (-kernel +fake):\n%s", d)
+			}
+		})
+	}
+	fit := func(tbl *rules.Table) *rules.Table { return nltest.Fit(t, tbl) }
+	for _, tc := range refusalCases(t, fit) {
+		if tc.refuse != nil {
+			continue // the kernel cannot be told to refuse
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			c := open(t, nltest.NS(t))
+			apply(t, c, fit(examplesByName(t)["smart-plug"]))
+			_, err := c.Apply(tc.tx)
+			if err == nil {
+				t.Fatal("the kernel took it")
+			}
+			if d := cmp.Diff(tc.want, err.Error()); d != "" {
+				t.Errorf("the kernel's refusal (-fake +kernel):\n%s", d)
 			}
 		})
 	}
