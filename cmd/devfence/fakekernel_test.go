@@ -68,3 +68,25 @@ func addSentinel(t *testing.T, ns string) {
 		t.Fatal(err)
 	}
 }
+
+// addHandRule adds `tcp dport 22 accept` to the input chain of the live
+// table devfence, as someone would with nft; the fake takes the table
+// with the rule added instead.
+func addHandRule(t *testing.T, ns string) {
+	t.Helper()
+	k := fakeKernel(ns)
+	if k == nil {
+		nltest.RequireNFT(t)
+		nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "dport", "22", "accept")
+		return
+	}
+	live, err := k.Read("inet", "devfence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := live.Chain("input")
+	in.Rules = append(in.Rules, &rules.Rule{Stmts: []rules.Stmt{rules.PortMatch{Proto: "tcp", Field: rules.Dst, Lo: 22, Hi: 22}, rules.Verdict{Kind: rules.Accept}}})
+	if _, err := k.Apply(rules.Replace(live)); err != nil {
+		t.Fatal(err)
+	}
+}
