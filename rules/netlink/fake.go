@@ -26,8 +26,8 @@ import (
 // It refuses what the kernel refuses for devfence's tables (a rule naming
 // a set that is not there: ENOENT; a set updated from a rule without
 // flags dynamic: EOPNOTSUPP; deleting a table that does not exist:
-// ENOENT) and whatever Refuse names. It has no datapath: counters stay at
-// zero and nothing expires.
+// ENOENT) and whatever Refuse names. It has no datapath: counters keep
+// what was sent and nothing expires.
 type Fake struct {
 	mu      sync.Mutex
 	ns      map[string]*fakeNS
@@ -179,7 +179,8 @@ func (a *fakeApply) op(op rules.Op) error {
 	switch {
 	case op.Table != nil:
 		t := op.Table
-		if _, err := tableFamily(t.Family); err != nil {
+		fam, err := tableFamily(t.Family)
+		if err != nil {
 			return err
 		}
 		switch op.Verb {
@@ -193,7 +194,7 @@ func (a *fakeApply) op(op rules.Op) error {
 				cur = &rules.Table{Family: t.Family, Name: t.Name}
 				a.tables = append(a.tables, cur)
 			}
-			return a.fill(cur, t)
+			return a.fill(cur, t, &nftables.Table{Name: t.Name, Family: fam})
 		case rules.VerbDelete:
 			i := slices.IndexFunc(a.tables, func(x *rules.Table) bool { return x.Family == t.Family && x.Name == t.Name })
 			if i < 0 {
@@ -242,8 +243,7 @@ func (a *fakeApply) op(op rules.Op) error {
 
 // fill adds t's content to cur in Conn's order: chains, sets with their
 // elements, rules.
-func (a *fakeApply) fill(cur, t *rules.Table) error {
-	nt := &nftables.Table{Name: t.Name, Family: nftables.TableFamilyINet}
+func (a *fakeApply) fill(cur, t *rules.Table, nt *nftables.Table) error {
 	for _, c := range t.Chains {
 		if _, err := chainObject(nt, c); err != nil {
 			return err
