@@ -102,7 +102,7 @@ func stateDirFlag() cli.Flag {
 }
 
 // openKernel connects to nf_tables where --netns says.
-func openKernel(c *cli.Context) (*netlink.Conn, error) {
+func openKernel(c *cli.Context) (kernelConn, error) {
 	conn, err := dial(c.String("netns"))
 	if err != nil {
 		return nil, kernelError(c, err)
@@ -110,8 +110,8 @@ func openKernel(c *cli.Context) (*netlink.Conn, error) {
 	return conn, nil
 }
 
-func dial(netns string) (*netlink.Conn, error) {
-	conn, err := netlink.Open(netns)
+func dial(netns string) (kernelConn, error) {
+	conn, err := openConn(netns)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func applyAction(c *cli.Context) error {
 	pre := make(chan prefetched, 1)
 	go func() {
 		conn, err := dial(c.String("netns"))
-		p := prefetched{Conn: conn, err: err, family: "inet", name: c.String("table")}
+		p := prefetched{kernelConn: conn, err: err, family: "inet", name: c.String("table")}
 		if err == nil {
 			g0, err0 := conn.Generation()
 			p.live, p.liveErr = conn.Read(p.family, p.name)
@@ -179,8 +179,8 @@ func applyAction(c *cli.Context) error {
 	start := time.Now()
 	res, err := build(c, path)
 	k := <-pre
-	if k.Conn != nil {
-		defer k.Conn.Close()
+	if k.kernelConn != nil {
+		defer k.kernelConn.Close()
 	}
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func applyAction(c *cli.Context) error {
 	if k.err != nil {
 		return kernelError(c, k.err)
 	}
-	table, err := fitKernel(k.Conn, res.Table)
+	table, err := fitKernel(k.kernelConn, res.Table)
 	if err != nil {
 		return kernelError(c, err)
 	}
@@ -327,7 +327,7 @@ func guardAction(c *cli.Context) error {
 // since (the ruleset generation did not move), else the table is read
 // again.
 type prefetched struct {
-	*netlink.Conn
+	kernelConn
 	err          error // opening the connection
 	family, name string
 	live         *rules.Table
@@ -340,9 +340,9 @@ type prefetched struct {
 func (p *prefetched) Read(family, name string) (*rules.Table, error) {
 	if !p.used && family == p.family && name == p.name {
 		p.used = true
-		if g, err := p.Conn.Generation(); err == nil && p.genOK && g == p.gen {
+		if g, err := p.kernelConn.Generation(); err == nil && p.genOK && g == p.gen {
 			return p.live, p.liveErr
 		}
 	}
-	return p.Conn.Read(family, name)
+	return p.kernelConn.Read(family, name)
 }

@@ -37,10 +37,11 @@ func TestMain(m *testing.M) {
 }
 
 // binary returns the path of the built devfence (device build: no OPA,
-// which the tests here do not need, and half the build time).
+// which the tests here do not need, and half the build time), which
+// honours $DEVFENCE_TEST_FAKE_KERNEL (see onEachKernel).
 func binary(t *testing.T) string {
 	t.Helper()
-	return builtBinary(t, "nopolicy")
+	return builtBinary(t, "nopolicy,devfence_fakekernel")
 }
 
 // builtBinary returns the path of devfence built with tags ("" for the

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/devfence/devfence/internal/device"
-	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
 const thermostat = "../../examples/thermostat.yaml"
@@ -23,39 +22,40 @@ func TestConfirmSurvivesSignals(t *testing.T) {
 	const confirm = 3 * time.Second
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
-			ns := nltest.NS(t)
-			state := t.TempDir()
-			if code, errs := runBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
-				t.Fatalf("apply: exit %d: %s", code, errs)
-			}
-			p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", confirm.String(), smartPlug)
-			p.waitStderr(t, "waiting 3s for `devfence confirm`")
-			guard := guardPID(t, p.errb.String())
-			deadline := pendingDeadline(t, ns, state)
-			if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
-				t.Fatalf("the new table is not in force while apply waits (diff exit %d)", code)
-			}
-			// To the process group, as the terminal's hangup is sent.
-			if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
-				t.Fatal(err)
-			}
-			if !p.wait(t, watchWait) {
-				t.Fatalf("apply still runs %v after %s", watchWait, sig)
-			}
-			if sig != syscall.SIGKILL {
-				if code := p.cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(p.errb.String(), "not confirmed in time: the previous table is back in force (interrupted)") {
-					t.Errorf("apply after %s: exit %d, stderr %q", sig, code, p.errb.String())
+			onEachKernel(t, func(t *testing.T, ns string) {
+				state := t.TempDir()
+				if code, errs := runBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
+					t.Fatalf("apply: exit %d: %s", code, errs)
 				}
-			}
-			// The guard looks every 200ms; restoring takes milliseconds.
-			time.Sleep(time.Until(deadline.Add(time.Second)))
-			if code, out, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
-				t.Errorf("the previous table is not back after %s and the deadline (diff exit %d):\n%s", sig, code, out)
-			}
-			waitGone(t, guard)
-			if code, out, _ := devfence(t, "status", "--netns", ns, "--state-dir", state); code != exitOK || strings.Contains(out, "pending") {
-				t.Errorf("status after %s: exit %d:\n%s", sig, code, out)
-			}
+				p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", confirm.String(), smartPlug)
+				p.waitStderr(t, "waiting 3s for `devfence confirm`")
+				guard := guardPID(t, p.errb.String())
+				deadline := pendingDeadline(t, ns, state)
+				if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
+					t.Fatalf("the new table is not in force while apply waits (diff exit %d)", code)
+				}
+				// To the process group, as the terminal's hangup is sent.
+				if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+					t.Fatal(err)
+				}
+				if !p.wait(t, watchWait) {
+					t.Fatalf("apply still runs %v after %s", watchWait, sig)
+				}
+				if sig != syscall.SIGKILL {
+					if code := p.cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(p.errb.String(), "not confirmed in time: the previous table is back in force (interrupted)") {
+						t.Errorf("apply after %s: exit %d, stderr %q", sig, code, p.errb.String())
+					}
+				}
+				// The guard looks every 200ms; restoring takes milliseconds.
+				time.Sleep(time.Until(deadline.Add(time.Second)))
+				if code, out, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
+					t.Errorf("the previous table is not back after %s and the deadline (diff exit %d):\n%s", sig, code, out)
+				}
+				waitGone(t, guard)
+				if code, out, _ := devfence(t, "status", "--netns", ns, "--state-dir", state); code != exitOK || strings.Contains(out, "pending") {
+					t.Errorf("status after %s: exit %d:\n%s", sig, code, out)
+				}
+			})
 		})
 	}
 }
@@ -63,21 +63,22 @@ func TestConfirmSurvivesSignals(t *testing.T) {
 // TestConfirmStopsGuard: confirm keeps the table, the waiting apply exits
 // 0, and the guard ends.
 func TestConfirmStopsGuard(t *testing.T) {
-	ns := nltest.NS(t)
-	state := t.TempDir()
-	p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
-	p.waitStderr(t, "waiting 1m0s")
-	guard := guardPID(t, p.errb.String())
-	if code, _, errs := devfence(t, "confirm", "--netns", ns, "--state-dir", state); code != exitOK {
-		t.Fatalf("confirm: exit %d: %s", code, errs)
-	}
-	if !p.wait(t, watchWait) || p.cmd.ProcessState.ExitCode() != exitOK || !strings.Contains(p.errb.String(), "confirmed: the new table stays in force") {
-		t.Fatalf("apply after confirm: %v, stderr %q", p.cmd.ProcessState, p.errb.String())
-	}
-	waitGone(t, guard)
-	if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
-		t.Errorf("the confirmed table is not in force (diff exit %d)", code)
-	}
+	onEachKernel(t, func(t *testing.T, ns string) {
+		state := t.TempDir()
+		p := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
+		p.waitStderr(t, "waiting 1m0s")
+		guard := guardPID(t, p.errb.String())
+		if code, _, errs := devfence(t, "confirm", "--netns", ns, "--state-dir", state); code != exitOK {
+			t.Fatalf("confirm: exit %d: %s", code, errs)
+		}
+		if !p.wait(t, watchWait) || p.cmd.ProcessState.ExitCode() != exitOK || !strings.Contains(p.errb.String(), "confirmed: the new table stays in force") {
+			t.Fatalf("apply after confirm: %v, stderr %q", p.cmd.ProcessState, p.errb.String())
+		}
+		waitGone(t, guard)
+		if code, _, _ := devfence(t, "diff", "--netns", ns, smartPlug); code != exitOK {
+			t.Errorf("the confirmed table is not in force (diff exit %d)", code)
+		}
+	})
 }
 
 // TestConcurrentApplies: two apply --confirm at once, or two plain
@@ -85,55 +86,57 @@ func TestConfirmStopsGuard(t *testing.T) {
 // waits for the other or says who holds the table.
 func TestConcurrentApplies(t *testing.T) {
 	t.Run("confirm", func(t *testing.T) {
-		ns := nltest.NS(t)
-		state := t.TempDir()
-		if code, errs := runBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
-			t.Fatalf("apply: exit %d: %s", code, errs)
-		}
-		a := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "2s", smartPlug)
-		b := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "2s", thermostat)
-		var guards []int
-		for _, p := range []*proc{a, b} {
-			if !p.wait(t, watchWait) {
-				t.Fatalf("apply --confirm still runs after %v: %s", watchWait, p.errb.String())
+		onEachKernel(t, func(t *testing.T, ns string) {
+			state := t.TempDir()
+			if code, errs := runBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
+				t.Fatalf("apply: exit %d: %s", code, errs)
 			}
-			errs := p.errb.String()
-			if strings.Contains(errs, "guard pid") {
-				guards = append(guards, guardPID(t, errs))
-				if !strings.Contains(errs, "not confirmed in time") {
-					t.Errorf("the waiting apply: %s", errs)
+			a := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "2s", smartPlug)
+			b := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "2s", thermostat)
+			var guards []int
+			for _, p := range []*proc{a, b} {
+				if !p.wait(t, watchWait) {
+					t.Fatalf("apply --confirm still runs after %v: %s", watchWait, p.errb.String())
 				}
-			} else if !strings.Contains(errs, "is waiting for confirmation until") && !strings.Contains(errs, "another devfence apply is running (pid ") {
-				t.Errorf("the other apply: exit %d, stderr %q", p.cmd.ProcessState.ExitCode(), errs)
+				errs := p.errb.String()
+				if strings.Contains(errs, "guard pid") {
+					guards = append(guards, guardPID(t, errs))
+					if !strings.Contains(errs, "not confirmed in time") {
+						t.Errorf("the waiting apply: %s", errs)
+					}
+				} else if !strings.Contains(errs, "is waiting for confirmation until") && !strings.Contains(errs, "another devfence apply is running (pid ") {
+					t.Errorf("the other apply: exit %d, stderr %q", p.cmd.ProcessState.ExitCode(), errs)
+				}
 			}
-		}
-		if len(guards) != 1 {
-			t.Errorf("%d applies waited for confirmation, want 1", len(guards))
-		}
-		for _, g := range guards {
-			waitGone(t, g)
-		}
-		if code, _, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
-			t.Errorf("the previous table is not back (diff exit %d)", code)
-		}
+			if len(guards) != 1 {
+				t.Errorf("%d applies waited for confirmation, want 1", len(guards))
+			}
+			for _, g := range guards {
+				waitGone(t, g)
+			}
+			if code, _, _ := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK {
+				t.Errorf("the previous table is not back (diff exit %d)", code)
+			}
+		})
 	})
 	t.Run("plain", func(t *testing.T) {
-		ns := nltest.NS(t)
-		state := t.TempDir()
-		for round := range 10 {
-			a := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, smartPlug)
-			b := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, thermostat)
-			for _, p := range []*proc{a, b} {
-				if !p.wait(t, watchWait) || p.cmd.ProcessState.ExitCode() != exitOK {
-					t.Fatalf("round %d: apply: %v: %s", round, p.cmd.ProcessState, p.errb.String())
+		onEachKernel(t, func(t *testing.T, ns string) {
+			state := t.TempDir()
+			for round := range 10 {
+				a := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, smartPlug)
+				b := startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, thermostat)
+				for _, p := range []*proc{a, b} {
+					if !p.wait(t, watchWait) || p.cmd.ProcessState.ExitCode() != exitOK {
+						t.Fatalf("round %d: apply: %v: %s", round, p.cmd.ProcessState, p.errb.String())
+					}
+				}
+				plug, _, _ := devfence(t, "diff", "--netns", ns, smartPlug)
+				therm, _, _ := devfence(t, "diff", "--netns", ns, thermostat)
+				if plug != exitOK && therm != exitOK {
+					t.Fatalf("round %d: the live table is neither profile's", round)
 				}
 			}
-			plug, _, _ := devfence(t, "diff", "--netns", ns, smartPlug)
-			therm, _, _ := devfence(t, "diff", "--netns", ns, thermostat)
-			if plug != exitOK && therm != exitOK {
-				t.Fatalf("round %d: the live table is neither profile's", round)
-			}
-		}
+		})
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/devfence/devfence/internal/device"
-	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
 // TestCrashAtEveryStep kills a command (SIGKILL, via the test-only crash
@@ -75,32 +74,33 @@ func TestCrashAtEveryStep(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := nltest.NS(t)
-			state := t.TempDir()
-			at := []string{"--netns", ns, "--state-dir", state}
-			for _, p := range []string{thermostat, babyMonitor} {
-				if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, p); code != exitOK {
-					t.Fatalf("apply %s: exit %d: %s", p, code, errs)
+			onEachKernel(t, func(t *testing.T, ns string) {
+				state := t.TempDir()
+				at := []string{"--netns", ns, "--state-dir", state}
+				for _, p := range []string{thermostat, babyMonitor} {
+					if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, p); code != exitOK {
+						t.Fatalf("apply %s: exit %d: %s", p, code, errs)
+					}
 				}
-			}
-			for i, s := range tc.steps {
-				args := append(append([]string{s.args[0]}, at...), s.args[1:]...)
-				var env []string
-				want := s.code
-				if s.crash != "" {
-					env, want = []string{device.EnvCrashAt + "=" + s.crash}, killed
+				for i, s := range tc.steps {
+					args := append(append([]string{s.args[0]}, at...), s.args[1:]...)
+					var env []string
+					want := s.code
+					if s.crash != "" {
+						env, want = []string{device.EnvCrashAt + "=" + s.crash}, killed
+					}
+					code, errs := runBinary(t, env, args...)
+					if code != want || strings.Contains(errs, "panic") {
+						t.Fatalf("step %d, devfence %s (crash at %q): exit %d, want %d; stderr %q", i, strings.Join(s.args, " "), s.crash, code, want, errs)
+					}
+					if code, out, _ := devfence(t, "diff", "--netns", ns, s.live); code != exitOK {
+						t.Fatalf("step %d, after devfence %s: the table in force is not %s's:\n%s", i, strings.Join(s.args, " "), s.live, out)
+					}
 				}
-				code, errs := runBinary(t, env, args...)
-				if code != want || strings.Contains(errs, "panic") {
-					t.Fatalf("step %d, devfence %s (crash at %q): exit %d, want %d; stderr %q", i, strings.Join(s.args, " "), s.crash, code, want, errs)
+				if tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(stateFile(state, ns)), ".*")); len(tmps) > 0 {
+					t.Errorf("temporary state files left behind: %v", tmps)
 				}
-				if code, out, _ := devfence(t, "diff", "--netns", ns, s.live); code != exitOK {
-					t.Fatalf("step %d, after devfence %s: the table in force is not %s's:\n%s", i, strings.Join(s.args, " "), s.live, out)
-				}
-			}
-			if tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(stateFile(state, ns)), ".*")); len(tmps) > 0 {
-				t.Errorf("temporary state files left behind: %v", tmps)
-			}
+			})
 		})
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devfence/devfence/internal/golden"
-	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
 // jsonGolden is where a command's JSON shape is kept (docs/JSON.md).
@@ -70,94 +69,95 @@ func netnsName(ns string, times int) normalRule {
 // compares each output, valid JSON, with golden/json/<case>.json. Every
 // command with a --format flag must have a case here.
 func TestJSONGoldens(t *testing.T) {
-	ns := nltest.NS(t)
-	state := t.TempDir()
-	mudOut := filepath.Join(t.TempDir(), "bulb.yaml")
-	type jsonCase struct {
-		name    string // the golden file's
-		command string
-		args    []string
-		code    int
-		normal  []normalRule
-		lines   bool // JSON lines (watch): golden elsewhere
-		policy  bool // full build only: the device build has no validate or import-mud
-	}
-	cases := []jsonCase{
-		{name: "validate", command: "validate", args: []string{babyMonitor, root + "examples/invalid/bad-port.yaml"}, code: exitProfile, policy: true},
-		{name: "import-mud", command: "import-mud", args: []string{"--bind", "local-networks=192.168.1.0/24", root + "examples/mud/classes.json"}, policy: true},
-		{name: "import-mud-output", command: "import-mud", args: []string{"-o", mudOut, root + "examples/mud/classes.json"}, policy: true,
-			normal: []normalRule{{regexp.MustCompile(regexp.QuoteMeta(mudOut)), 1, "OUTPUT"}}},
-		{name: "compile", command: "compile", args: []string{smartPlug}},
-		{name: "diff", command: "diff", args: []string{"--netns", ns, babyMonitor}, code: exitProfile,
-			normal: []normalRule{netnsName(ns, 2)}},
-		{name: "apply-dry-run", command: "apply", args: []string{"--dry-run", "--netns", ns, "--state-dir", state, babyMonitor}, code: exitProfile,
-			normal: []normalRule{netnsName(ns, 2)}},
-		{name: "apply", command: "apply", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
-			normal: []normalRule{netnsName(ns, 1), measured("compile_s"), measured("apply_s")}},
-		{name: "status", command: "status", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
-			normal: []normalRule{netnsName(ns, 1), appliedAt, profileSum(t, babyMonitor)}},
-		// Without PROFILE: the one apply recorded, read back and checked.
-		{name: "status-applied", command: "status", args: []string{"--netns", ns, "--state-dir", state},
-			normal: []normalRule{netnsName(ns, 1), appliedAt, profileSum(t, babyMonitor)}},
-		{name: "refresh", command: "refresh", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
-			normal: []normalRule{netnsName(ns, 1)}},
-		{name: "confirm", command: "confirm", args: []string{"--netns", ns, "--state-dir", state},
-			normal: []normalRule{netnsName(ns, 1)}},
-		{name: "rollback", command: "rollback", args: []string{"--netns", ns, "--state-dir", state},
-			normal: []normalRule{netnsName(ns, 1),
-				{regexp.MustCompile(`"saved_at": "[0-9T:-]+Z"`), 1, `"saved_at": "SAVED"`}}},
-		{name: "watch", command: "watch", lines: true}, // TestWatchCLI
-		// The features are this kernel's; a kernel lacking one changes
-		// the golden, which is the point.
-		{name: "probe", command: "probe", args: []string{"--netns", ns},
-			normal: []normalRule{{regexp.MustCompile(`"kernel": "[^"]+"`), 1, `"kernel": "RELEASE"`}}},
-	}
-	var covered []string
-	for _, tc := range cases {
-		covered = append(covered, tc.command)
-	}
-	for _, c := range commands {
-		if hasFormatFlag(c) && !slices.Contains(covered, c.Name) {
-			t.Errorf("%s has --format but no case in TestJSONGoldens", c.Name)
+	onEachKernel(t, func(t *testing.T, ns string) {
+		state := t.TempDir()
+		mudOut := filepath.Join(t.TempDir(), "bulb.yaml")
+		type jsonCase struct {
+			name    string // the golden file's
+			command string
+			args    []string
+			code    int
+			normal  []normalRule
+			lines   bool // JSON lines (watch): golden elsewhere
+			policy  bool // full build only: the device build has no validate or import-mud
 		}
-	}
-	for _, tc := range cases {
-		if tc.lines || (tc.policy && !hasPolicies) {
-			continue
+		cases := []jsonCase{
+			{name: "validate", command: "validate", args: []string{babyMonitor, root + "examples/invalid/bad-port.yaml"}, code: exitProfile, policy: true},
+			{name: "import-mud", command: "import-mud", args: []string{"--bind", "local-networks=192.168.1.0/24", root + "examples/mud/classes.json"}, policy: true},
+			{name: "import-mud-output", command: "import-mud", args: []string{"-o", mudOut, root + "examples/mud/classes.json"}, policy: true,
+				normal: []normalRule{{regexp.MustCompile(regexp.QuoteMeta(mudOut)), 1, "OUTPUT"}}},
+			{name: "compile", command: "compile", args: []string{smartPlug}},
+			{name: "diff", command: "diff", args: []string{"--netns", ns, babyMonitor}, code: exitProfile,
+				normal: []normalRule{netnsName(ns, 2)}},
+			{name: "apply-dry-run", command: "apply", args: []string{"--dry-run", "--netns", ns, "--state-dir", state, babyMonitor}, code: exitProfile,
+				normal: []normalRule{netnsName(ns, 2)}},
+			{name: "apply", command: "apply", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
+				normal: []normalRule{netnsName(ns, 1), measured("compile_s"), measured("apply_s")}},
+			{name: "status", command: "status", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
+				normal: []normalRule{netnsName(ns, 1), appliedAt, profileSum(t, babyMonitor)}},
+			// Without PROFILE: the one apply recorded, read back and checked.
+			{name: "status-applied", command: "status", args: []string{"--netns", ns, "--state-dir", state},
+				normal: []normalRule{netnsName(ns, 1), appliedAt, profileSum(t, babyMonitor)}},
+			{name: "refresh", command: "refresh", args: []string{"--netns", ns, "--state-dir", state, babyMonitor},
+				normal: []normalRule{netnsName(ns, 1)}},
+			{name: "confirm", command: "confirm", args: []string{"--netns", ns, "--state-dir", state},
+				normal: []normalRule{netnsName(ns, 1)}},
+			{name: "rollback", command: "rollback", args: []string{"--netns", ns, "--state-dir", state},
+				normal: []normalRule{netnsName(ns, 1),
+					{regexp.MustCompile(`"saved_at": "[0-9T:-]+Z"`), 1, `"saved_at": "SAVED"`}}},
+			{name: "watch", command: "watch", lines: true}, // TestWatchCLI
+			// The features are this kernel's; a kernel lacking one changes
+			// the golden, which is the point.
+			{name: "probe", command: "probe", args: []string{"--netns", ns},
+				normal: []normalRule{{regexp.MustCompile(`"kernel": "[^"]+"`), 1, `"kernel": "RELEASE"`}}},
 		}
-		var waiting *proc
-		if tc.name == "confirm" {
-			// Something must wait for confirmation: an apply --confirm of
-			// another profile, in a process of its own.
-			waiting = startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
-			waiting.waitStderr(t, "waiting 1m0s for `devfence confirm`")
+		var covered []string
+		for _, tc := range cases {
+			covered = append(covered, tc.command)
 		}
-		args := append([]string{tc.command, "--format", "json"}, tc.args...)
-		code, out, errs := devfence(t, args...)
-		if code != tc.code {
-			t.Fatalf("%s: exit %d, want %d; stderr: %s", tc.name, code, tc.code, errs)
-		}
-		if !json.Valid([]byte(out)) {
-			t.Fatalf("%s: not valid JSON:\n%s", tc.name, out)
-		}
-		if strings.Contains(out, "\x1b[") {
-			t.Errorf("%s: colour in JSON:\n%s", tc.name, out)
-		}
-		golden.Compare(t, jsonGolden(tc.name), []byte(normalise(t, tc.name, out, tc.normal...)))
-		if tc.name == "status" {
-			// The deprecated --json still works, saying so on stderr.
-			code, old, errs := devfence(t, append([]string{"status", "--json"}, tc.args...)...)
-			if d := cmp.Diff(out, old); code != exitOK || d != "" || !strings.Contains(errs, "--json is deprecated, use --format json") {
-				t.Errorf("status --json: exit %d, stderr %q, stdout (-want +got):\n%s", code, errs, d)
+		for _, c := range commands {
+			if hasFormatFlag(c) && !slices.Contains(covered, c.Name) {
+				t.Errorf("%s has --format but no case in TestJSONGoldens", c.Name)
 			}
 		}
-		if waiting != nil && (!waiting.wait(t, watchWait) || waiting.cmd.ProcessState.ExitCode() != exitOK) {
-			t.Fatalf("apply --confirm after confirm: %s", waiting.errb.String())
+		for _, tc := range cases {
+			if tc.lines || (tc.policy && !hasPolicies) {
+				continue
+			}
+			var waiting *proc
+			if tc.name == "confirm" {
+				// Something must wait for confirmation: an apply --confirm of
+				// another profile, in a process of its own.
+				waiting = startBinary(t, nil, "apply", "--netns", ns, "--state-dir", state, "--confirm", "1m", smartPlug)
+				waiting.waitStderr(t, "waiting 1m0s for `devfence confirm`")
+			}
+			args := append([]string{tc.command, "--format", "json"}, tc.args...)
+			code, out, errs := devfence(t, args...)
+			if code != tc.code {
+				t.Fatalf("%s: exit %d, want %d; stderr: %s", tc.name, code, tc.code, errs)
+			}
+			if !json.Valid([]byte(out)) {
+				t.Fatalf("%s: not valid JSON:\n%s", tc.name, out)
+			}
+			if strings.Contains(out, "\x1b[") {
+				t.Errorf("%s: colour in JSON:\n%s", tc.name, out)
+			}
+			golden.Compare(t, jsonGolden(tc.name), []byte(normalise(t, tc.name, out, tc.normal...)))
+			if tc.name == "status" {
+				// The deprecated --json still works, saying so on stderr.
+				code, old, errs := devfence(t, append([]string{"status", "--json"}, tc.args...)...)
+				if d := cmp.Diff(out, old); code != exitOK || d != "" || !strings.Contains(errs, "--json is deprecated, use --format json") {
+					t.Errorf("status --json: exit %d, stderr %q, stdout (-want +got):\n%s", code, errs, d)
+				}
+			}
+			if waiting != nil && (!waiting.wait(t, watchWait) || waiting.cmd.ProcessState.ExitCode() != exitOK) {
+				t.Fatalf("apply --confirm after confirm: %s", waiting.errb.String())
+			}
 		}
-	}
-	if _, err := os.Stat(mudOut); hasPolicies && err != nil {
-		t.Errorf("import-mud -o with --format json wrote no profile: %v", err)
-	}
+		if _, err := os.Stat(mudOut); hasPolicies && err != nil {
+			t.Errorf("import-mud -o with --format json wrote no profile: %v", err)
+		}
+	})
 }
 
 func TestFormatUsage(t *testing.T) {

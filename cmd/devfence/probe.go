@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devfence/devfence/rules"
-	"github.com/devfence/devfence/rules/netlink"
 )
 
 func init() {
@@ -47,7 +46,7 @@ Examples:
 
 // probeKernel is how the CLI learns what the kernel has; tests replace it
 // to simulate a kernel without a feature.
-var probeKernel = func(conn *netlink.Conn) (*rules.Kernel, error) { return conn.Probe() }
+var probeKernel = func(conn kernelConn) (*rules.Kernel, error) { return conn.Probe() }
 
 func probeAction(c *cli.Context) error {
 	if c.NArg() > 0 {
@@ -99,7 +98,7 @@ func probeAction(c *cli.Context) error {
 // (rules.Lower): the table apply sends, and diff and status compare, is
 // the one this kernel can hold. What it cannot hold in any form is an
 // error before anything is sent.
-func fitKernel(conn *netlink.Conn, t *rules.Table) (*rules.Table, error) {
+func fitKernel(conn kernelConn, t *rules.Table) (*rules.Table, error) {
 	k, err := probeKernel(conn)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/devfence/devfence/rules"
-	"github.com/devfence/devfence/rules/netlink"
 	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
@@ -16,7 +15,7 @@ func simulateKernel(t *testing.T, release string, lacks ...rules.Feature) {
 	t.Helper()
 	real := probeKernel
 	t.Cleanup(func() { probeKernel = real })
-	probeKernel = func(conn *netlink.Conn) (*rules.Kernel, error) {
+	probeKernel = func(conn kernelConn) (*rules.Kernel, error) {
 		k, err := real(conn)
 		if err != nil {
 			return nil, err
@@ -81,34 +80,35 @@ func TestProbeCommand(t *testing.T) {
 // anything, naming the profile entry, the kernel and the feature, and the
 // live table stays as it was.
 func TestApplyFitsTheKernel(t *testing.T) {
-	ns := nltest.NS(t)
-	state := t.TempDir()
-	t.Run("no inner header: lowered", func(t *testing.T) {
-		simulateKernel(t, "5.10.0-test", rules.FeatPayloadInner)
-		if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
-			t.Fatalf("apply: exit %d: %s", code, errs)
-		}
-		live := nltest.NFT(t, ns, "", "list", "table", "inet", "devfence")
-		if strings.Contains(live, "@ih") || strings.Count(live, "tcp doff") != 2*2*11 {
-			t.Errorf("live table: want clear-to-send and first data per family at 11 data offsets, no @ih:\n%s", live)
-		}
-		if code, out, errs := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK || out != "" {
-			t.Errorf("diff after a lowered apply: exit %d, stdout %q, stderr %q", code, out, errs)
-		}
-	})
-	t.Run("no ct mark: refused, nothing changed", func(t *testing.T) {
-		before := nltest.NFT(t, ns, "", "list", "table", "inet", "devfence")
-		simulateKernel(t, "5.4.0-test", rules.FeatCtMarkSet)
-		code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, root+"examples/ipv6-sensor.yaml")
-		if code != exitUsage {
-			t.Fatalf("apply on a kernel without ct mark set: exit %d, want %d: %s", code, exitUsage, errs)
-		}
-		want := "inbound.services pull: device spoke: kernel 5.4.0-test lacks ct-mark-set (ct mark set), and devfence has no equivalent"
-		if !strings.Contains(errs, want) {
-			t.Errorf("apply's error does not name the entry, kernel and feature %q:\n%s", want, errs)
-		}
-		if after := nltest.NFT(t, ns, "", "list", "table", "inet", "devfence"); after != before {
-			t.Errorf("the refused apply changed the live table:\nbefore:\n%s\nafter:\n%s", before, after)
-		}
+	onEachKernel(t, func(t *testing.T, ns string) {
+		state := t.TempDir()
+		t.Run("no inner header: lowered", func(t *testing.T) {
+			simulateKernel(t, "5.10.0-test", rules.FeatPayloadInner)
+			if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
+				t.Fatalf("apply: exit %d: %s", code, errs)
+			}
+			live := ruleset(t, ns)
+			if strings.Contains(live, "@ih") || strings.Count(live, "tcp doff") != 2*2*11 {
+				t.Errorf("live table: want clear-to-send and first data per family at 11 data offsets, no @ih:\n%s", live)
+			}
+			if code, out, errs := devfence(t, "diff", "--netns", ns, babyMonitor); code != exitOK || out != "" {
+				t.Errorf("diff after a lowered apply: exit %d, stdout %q, stderr %q", code, out, errs)
+			}
+		})
+		t.Run("no ct mark: refused, nothing changed", func(t *testing.T) {
+			before := ruleset(t, ns)
+			simulateKernel(t, "5.4.0-test", rules.FeatCtMarkSet)
+			code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, root+"examples/ipv6-sensor.yaml")
+			if code != exitUsage {
+				t.Fatalf("apply on a kernel without ct mark set: exit %d, want %d: %s", code, exitUsage, errs)
+			}
+			want := "inbound.services pull: device spoke: kernel 5.4.0-test lacks ct-mark-set (ct mark set), and devfence has no equivalent"
+			if !strings.Contains(errs, want) {
+				t.Errorf("apply's error does not name the entry, kernel and feature %q:\n%s", want, errs)
+			}
+			if after := ruleset(t, ns); after != before {
+				t.Errorf("the refused apply changed the live table:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
 	})
 }

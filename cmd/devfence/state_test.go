@@ -32,7 +32,6 @@ func writeStateFile(t *testing.T, path, content string) {
 // or touches a table: each command says what is wrong in one line and
 // exits 2, and the ruleset is as it was.
 func TestCraftedStateFiles(t *testing.T) {
-	nltest.RequireNFT(t)
 	for _, tc := range []struct{ name, content, want string }{
 		{"empty object", `{}`, "version 0"},
 		{"null", `null`, "empty state (null)"},
@@ -43,28 +42,29 @@ func TestCraftedStateFiles(t *testing.T) {
 		{"state of table inet sentinel", `{"version":1,"netns":"NETNS","family":"inet","name":"sentinel","previous":{"family":"inet","name":"sentinel","exists":false}}`, "belongs to table inet sentinel in NETNS, not inet devfence"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := nltest.NS(t)
-			state := t.TempDir()
-			nltest.NFT(t, ns, sentinel, "-f", "-")
-			if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
-				t.Fatalf("apply: exit %d: %s", code, errs)
-			}
-			path := stateFile(state, ns)
-			writeStateFile(t, path, strings.ReplaceAll(tc.content, "NETNS", "netns-"+ns))
-			before := nltest.NFT(t, ns, "", "list", "ruleset")
-			want := strings.ReplaceAll(tc.want, "NETNS", "netns-"+ns)
-			for _, args := range [][]string{
-				{"rollback"}, {"rollback", "--if-pending"}, {"confirm"}, {"apply", smartPlug}, {"status"},
-			} {
-				all := append([]string{args[0], "--netns", ns, "--state-dir", state}, args[1:]...)
-				code, _, errs := devfence(t, all...)
-				if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "state file "+path+": ") || !strings.Contains(errs, want) {
-					t.Errorf("devfence %s: exit %d, stderr %q; want exit 2 and one line naming %s: ...%s", strings.Join(args, " "), code, errs, path, want)
+			onEachKernel(t, func(t *testing.T, ns string) {
+				state := t.TempDir()
+				addSentinel(t, ns)
+				if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, babyMonitor); code != exitOK {
+					t.Fatalf("apply: exit %d: %s", code, errs)
 				}
-			}
-			if d := cmp.Diff(before, nltest.NFT(t, ns, "", "list", "ruleset")); d != "" {
-				t.Errorf("the ruleset changed (-before +after):\n%s", d)
-			}
+				path := stateFile(state, ns)
+				writeStateFile(t, path, strings.ReplaceAll(tc.content, "NETNS", "netns-"+ns))
+				before := ruleset(t, ns)
+				want := strings.ReplaceAll(tc.want, "NETNS", "netns-"+ns)
+				for _, args := range [][]string{
+					{"rollback"}, {"rollback", "--if-pending"}, {"confirm"}, {"apply", smartPlug}, {"status"},
+				} {
+					all := append([]string{args[0], "--netns", ns, "--state-dir", state}, args[1:]...)
+					code, _, errs := devfence(t, all...)
+					if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "state file "+path+": ") || !strings.Contains(errs, want) {
+						t.Errorf("devfence %s: exit %d, stderr %q; want exit 2 and one line naming %s: ...%s", strings.Join(args, " "), code, errs, path, want)
+					}
+				}
+				if d := cmp.Diff(before, ruleset(t, ns)); d != "" {
+					t.Errorf("the ruleset changed (-before +after):\n%s", d)
+				}
+			})
 		})
 	}
 }
@@ -73,37 +73,41 @@ func TestCraftedStateFiles(t *testing.T) {
 // into B: B's state is its own, and A's state file copied into B's place
 // is refused.
 func TestStateBoundToNamespace(t *testing.T) {
-	nltest.RequireNFT(t)
-	a, b := nltest.NS(t), nltest.NS(t)
-	state := t.TempDir()
-	for _, p := range []string{babyMonitor, smartPlug} {
-		if code, _, errs := devfence(t, "apply", "--netns", a, "--state-dir", state, p); code != exitOK {
-			t.Fatalf("apply in A: exit %d: %s", code, errs)
+	onEachKernel(t, func(t *testing.T, a string) {
+		b := a + "-b"
+		if fakeKernel(a) == nil {
+			b = nltest.NS(t)
 		}
-	}
-	nltest.NFT(t, b, sentinel, "-f", "-")
-	before := nltest.NFT(t, b, "", "list", "ruleset")
-	if code, _, errs := devfence(t, "rollback", "--netns", b, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "nothing to roll back") {
-		t.Errorf("rollback in B with A's state dir: exit %d, stderr %q", code, errs)
-	}
-	data, err := os.ReadFile(stateFile(state, a))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeStateFile(t, stateFile(state, b), string(data))
-	if code, _, errs := devfence(t, "rollback", "--netns", b, "--state-dir", state); code != exitUsage ||
-		!strings.Contains(errs, "belongs to table inet devfence in netns-"+a+", not inet devfence in netns-"+b) {
-		t.Errorf("rollback in B with A's state file: exit %d, stderr %q", code, errs)
-	}
-	if d := cmp.Diff(before, nltest.NFT(t, b, "", "list", "ruleset")); d != "" {
-		t.Errorf("B's ruleset changed (-before +after):\n%s", d)
-	}
-	if code, _, errs := devfence(t, "rollback", "--netns", a, "--state-dir", state); code != exitOK {
-		t.Errorf("rollback in A: exit %d: %s", code, errs)
-	}
-	if code, _, _ := devfence(t, "diff", "--netns", a, babyMonitor); code != exitOK {
-		t.Errorf("rollback in A did not restore A's previous table (diff exit %d)", code)
-	}
+		state := t.TempDir()
+		for _, p := range []string{babyMonitor, smartPlug} {
+			if code, _, errs := devfence(t, "apply", "--netns", a, "--state-dir", state, p); code != exitOK {
+				t.Fatalf("apply in A: exit %d: %s", code, errs)
+			}
+		}
+		addSentinel(t, b)
+		before := ruleset(t, b)
+		if code, _, errs := devfence(t, "rollback", "--netns", b, "--state-dir", state); code != exitUsage || !strings.Contains(errs, "nothing to roll back") {
+			t.Errorf("rollback in B with A's state dir: exit %d, stderr %q", code, errs)
+		}
+		data, err := os.ReadFile(stateFile(state, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeStateFile(t, stateFile(state, b), string(data))
+		if code, _, errs := devfence(t, "rollback", "--netns", b, "--state-dir", state); code != exitUsage ||
+			!strings.Contains(errs, "belongs to table inet devfence in netns-"+a+", not inet devfence in netns-"+b) {
+			t.Errorf("rollback in B with A's state file: exit %d, stderr %q", code, errs)
+		}
+		if d := cmp.Diff(before, ruleset(t, b)); d != "" {
+			t.Errorf("B's ruleset changed (-before +after):\n%s", d)
+		}
+		if code, _, errs := devfence(t, "rollback", "--netns", a, "--state-dir", state); code != exitOK {
+			t.Errorf("rollback in A: exit %d: %s", code, errs)
+		}
+		if code, _, _ := devfence(t, "diff", "--netns", a, babyMonitor); code != exitOK {
+			t.Errorf("rollback in A did not restore A's previous table (diff exit %d)", code)
+		}
+	})
 }
 
 // TestUntrustedStateDir: a state dir that is a symlink, someone else's,

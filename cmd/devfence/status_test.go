@@ -7,15 +7,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
 // TestStatusOperatorView: status without PROFILE shows the profile the
 // last apply recorded only while both the table in force and the file are
 // still the ones applied; otherwise it says which one changed.
 func TestStatusOperatorView(t *testing.T) {
-	nltest.RequireNFT(t)
 	src, err := os.ReadFile(babyMonitor)
 	if err != nil {
 		t.Fatal(err)
@@ -46,43 +43,45 @@ func TestStatusOperatorView(t *testing.T) {
 		}, want: []string{"profile: PROFILE has changed since it was applied (devfence diff PROFILE)", "consenting peers: 0"},
 			absent: "inbound:"},
 		{name: "table changed by hand", change: func(t *testing.T, ns, _ string) {
-			nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "dport", "22", "accept")
+			addHandRule(t, ns)
 		}, want: []string{"; the table has changed since (see devfence diff)",
 			"profile: the table in force is not the one applied from PROFILE"},
 			absent: "inbound:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns, state := nltest.NS(t), t.TempDir()
-			profile := filepath.Join(t.TempDir(), "camera.yaml")
-			if err := os.WriteFile(profile, src, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, profile); code != exitOK {
-				t.Fatalf("apply: exit %d: %s", code, errs)
-			}
-			tc.change(t, ns, profile)
-			code, out, errs := devfence(t, "status", "--netns", ns, "--state-dir", state)
-			if code != exitOK {
-				t.Fatalf("%s: status: exit %d: %s", tc.name, code, errs)
-			}
-			out = strings.ReplaceAll(out, profile, "PROFILE")
-			if !strings.HasPrefix(out, "table inet devfence: in force\napplied: ") || !strings.Contains(out, " from PROFILE (sha256 ") {
-				t.Errorf("%s: no applied line:\n%s", tc.name, out)
-			}
-			var got []string
-			for _, l := range strings.Split(out, "\n") {
-				for _, w := range tc.want {
-					if strings.Contains(l, w) {
-						got = append(got, w)
+			onEachKernel(t, func(t *testing.T, ns string) {
+				state := t.TempDir()
+				profile := filepath.Join(t.TempDir(), "camera.yaml")
+				if err := os.WriteFile(profile, src, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if code, _, errs := devfence(t, "apply", "--netns", ns, "--state-dir", state, profile); code != exitOK {
+					t.Fatalf("apply: exit %d: %s", code, errs)
+				}
+				tc.change(t, ns, profile)
+				code, out, errs := devfence(t, "status", "--netns", ns, "--state-dir", state)
+				if code != exitOK {
+					t.Fatalf("%s: status: exit %d: %s", tc.name, code, errs)
+				}
+				out = strings.ReplaceAll(out, profile, "PROFILE")
+				if !strings.HasPrefix(out, "table inet devfence: in force\napplied: ") || !strings.Contains(out, " from PROFILE (sha256 ") {
+					t.Errorf("%s: no applied line:\n%s", tc.name, out)
+				}
+				var got []string
+				for _, l := range strings.Split(out, "\n") {
+					for _, w := range tc.want {
+						if strings.Contains(l, w) {
+							got = append(got, w)
+						}
 					}
 				}
-			}
-			if d := cmp.Diff(tc.want, got); d != "" {
-				t.Errorf("%s: lines found in order (-want +got):\n%s\noutput:\n%s", tc.name, d, out)
-			}
-			if tc.absent != "" && strings.Contains(out, tc.absent) {
-				t.Errorf("%s: shows %q although the profile is not the one in force:\n%s", tc.name, tc.absent, out)
-			}
+				if d := cmp.Diff(tc.want, got); d != "" {
+					t.Errorf("%s: lines found in order (-want +got):\n%s\noutput:\n%s", tc.name, d, out)
+				}
+				if tc.absent != "" && strings.Contains(out, tc.absent) {
+					t.Errorf("%s: shows %q although the profile is not the one in force:\n%s", tc.name, tc.absent, out)
+				}
+			})
 		})
 	}
 }

@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,11 +19,22 @@ import (
 	"github.com/devfence/devfence/rules/netlink/nltest"
 )
 
-// env is a fresh namespace with a connection and a state dir.
+// env is a fresh kernel, the fake or a namespace of the real one, with
+// a state dir.
 type env struct {
-	ns    string
-	conn  *netlink.Conn
-	state string
+	ns   string // the real kernel's namespace
+	conn testKernel
+	fake *netlink.FakeConn // nil on the real kernel
+	// kernel is the fake behind fake, which can be told to refuse.
+	kernel *netlink.Fake
+	state  string
+}
+
+// testKernel is a Kernel that tells its ruleset generation: the same
+// before and after proves nothing was sent.
+type testKernel interface {
+	Kernel
+	Generation() (uint32, error)
 }
 
 func init() {
@@ -36,6 +48,8 @@ func init() {
 	}
 }
 
+// newEnv is a fresh namespace of the real kernel; it skips without
+// CAP_NET_ADMIN (fails under DEVFENCE_KERNEL_TESTS=require).
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ns := nltest.NS(t)
@@ -47,15 +61,56 @@ func newEnv(t *testing.T) *env {
 	return &env{ns: ns, conn: c, state: filepath.Join(t.TempDir(), "state")}
 }
 
-func example(t *testing.T, name string) *rules.Table {
+// newFakeEnv is a fresh fake kernel (netlink.Fake): no privilege needed.
+func newFakeEnv(t *testing.T) *env {
+	t.Helper()
+	k := netlink.NewFake()
+	c := k.Open("fake")
+	return &env{conn: c, fake: c, kernel: k, state: filepath.Join(t.TempDir(), "state")}
+}
+
+// onEachKernel runs test once against the fake kernel and once against
+// the real one, as subtests named after them; test makes its fresh
+// environments with newEnv.
+func onEachKernel(t *testing.T, test func(t *testing.T, newEnv func(*testing.T) *env)) {
+	for _, k := range []struct {
+		name   string
+		newEnv func(*testing.T) *env
+	}{{"fake", newFakeEnv}, {"netlink", newEnv}} {
+		t.Run(k.name, func(t *testing.T) { test(t, k.newEnv) })
+	}
+}
+
+// example compiles examples/NAME.yaml and fits it to the kernel, as
+// apply does; the fake has every feature.
+func (e *env) example(t *testing.T, name string) *rules.Table {
 	t.Helper()
 	for _, p := range nltest.Examples(t) {
 		if filepath.Base(p) == name+".yaml" {
+			if e.fake != nil {
+				return nltest.Compile(t, p)
+			}
 			return nltest.Fit(t, nltest.Compile(t, p))
 		}
 	}
 	t.Fatalf("no example %s", name)
 	return nil
+}
+
+// addElement adds addr to a set of the live table devfence, as the
+// datapath or `nft add element` does.
+func (e *env) addElement(t *testing.T, set, addr string) {
+	t.Helper()
+	if e.fake == nil {
+		nltest.RequireNFT(t)
+		nltest.NFT(t, e.ns, "", "add", "element", "inet", "devfence", set, "{ "+addr+" }")
+		return
+	}
+	tx := &rules.Transaction{Ops: []rules.Op{{Verb: rules.VerbAdd, Set: set, Family: "inet", TableRef: "devfence",
+		Elements: []rules.Element{rules.Addr(netip.MustParseAddr(addr))}}}}
+	if _, err := e.fake.Apply(tx); err != nil {
+		t.Fatalf("add element %s to set %s: %v", addr, set, err)
+	}
 }
 
 func (e *env) apply(t *testing.T, tbl *rules.Table, opt Options) (Result, error) {
@@ -100,68 +155,73 @@ func (e *env) wantLive(t *testing.T, want *rules.Table, ref *rules.Table) {
 // TestApplyTwice: an unchanged profile sends no transaction (the ruleset
 // generation stays), so elements the datapath added survive.
 func TestApplyTwice(t *testing.T) {
-	nltest.RequireNFT(t)
-	e := newEnv(t)
-	tbl := example(t, "baby-monitor")
-	if res := e.mustApply(t, tbl); !res.Changed || res.Stats.Rules == 0 {
-		t.Fatalf("first apply: %+v", res)
-	}
-	nltest.NFT(t, e.ns, "", "add", "element", "inet", "devfence", "consent_v4", "{ 192.168.1.20 }")
-	gen, err := e.conn.Generation()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := e.mustApply(t, example(t, "baby-monitor"))
-	if res.Changed {
-		t.Errorf("second apply of the same profile sent a transaction: %+v", res)
-	}
-	if g, _ := e.conn.Generation(); g != gen {
-		t.Errorf("ruleset generation moved from %d to %d", gen, g)
-	}
-	st, err := Status(e.conn, "inet", "devfence", tbl, e.state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Consent) != 1 || st.Consent[0].Address != "192.168.1.20" || st.Consent[0].Expires <= 0 {
-		t.Errorf("consent after the second apply: %+v, want 192.168.1.20 still there", st.Consent)
-	}
-	if st.Matches == nil || !*st.Matches {
-		t.Errorf("status says the table does not match its profile")
-	}
+	onEachKernel(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		tbl := e.example(t, "baby-monitor")
+		if res := e.mustApply(t, tbl); !res.Changed || res.Stats.Rules == 0 {
+			t.Fatalf("first apply: %+v", res)
+		}
+		e.addElement(t, "consent_v4", "192.168.1.20")
+		gen, err := e.conn.Generation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := e.mustApply(t, e.example(t, "baby-monitor"))
+		if res.Changed {
+			t.Errorf("second apply of the same profile sent a transaction: %+v", res)
+		}
+		if g, _ := e.conn.Generation(); g != gen {
+			t.Errorf("ruleset generation moved from %d to %d", gen, g)
+		}
+		st, err := Status(e.conn, "inet", "devfence", tbl, e.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Consent) != 1 || st.Consent[0].Address != "192.168.1.20" || st.Consent[0].Expires <= 0 {
+			t.Errorf("consent after the second apply: %+v, want 192.168.1.20 still there", st.Consent)
+		}
+		if st.Matches == nil || !*st.Matches {
+			t.Errorf("status says the table does not match its profile")
+		}
+	})
 }
 
 func TestApplyChange(t *testing.T) {
-	e := newEnv(t)
-	e.mustApply(t, example(t, "baby-monitor"))
-	plug := example(t, "smart-plug")
-	if res := e.mustApply(t, plug); !res.Changed {
-		t.Fatal("a different profile sent nothing")
-	}
-	e.wantLive(t, plug, plug)
+	onEachKernel(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		e.mustApply(t, e.example(t, "baby-monitor"))
+		plug := e.example(t, "smart-plug")
+		if res := e.mustApply(t, plug); !res.Changed {
+			t.Fatal("a different profile sent nothing")
+		}
+		e.wantLive(t, plug, plug)
+	})
 }
 
 // TestConfirmTimeout: without `devfence confirm` the previous table comes
 // back; on a first apply that means no table.
 func TestConfirmTimeout(t *testing.T) {
-	t.Run("previous table", func(t *testing.T) {
-		e := newEnv(t)
-		old := example(t, "baby-monitor")
-		e.mustApply(t, old)
-		_, err := e.apply(t, example(t, "smart-plug"), Options{Confirm: 300 * time.Millisecond, Poll: 20 * time.Millisecond})
-		if !errors.Is(err, ErrNotConfirmed) {
-			t.Fatalf("apply: %v, want ErrNotConfirmed", err)
-		}
-		e.wantLive(t, old, old)
-		assertSettled(t, e)
-	})
-	t.Run("first apply", func(t *testing.T) {
-		e := newEnv(t)
-		tbl := example(t, "baby-monitor")
-		_, err := e.apply(t, tbl, Options{Confirm: 300 * time.Millisecond, Poll: 20 * time.Millisecond})
-		if !errors.Is(err, ErrNotConfirmed) {
-			t.Fatalf("apply: %v, want ErrNotConfirmed", err)
-		}
-		e.wantLive(t, nil, tbl)
+	onEachKernel(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		t.Run("previous table", func(t *testing.T) {
+			e := newEnv(t)
+			old := e.example(t, "baby-monitor")
+			e.mustApply(t, old)
+			_, err := e.apply(t, e.example(t, "smart-plug"), Options{Confirm: 300 * time.Millisecond, Poll: 20 * time.Millisecond})
+			if !errors.Is(err, ErrNotConfirmed) {
+				t.Fatalf("apply: %v, want ErrNotConfirmed", err)
+			}
+			e.wantLive(t, old, old)
+			assertSettled(t, e)
+		})
+		t.Run("first apply", func(t *testing.T) {
+			e := newEnv(t)
+			tbl := e.example(t, "baby-monitor")
+			_, err := e.apply(t, tbl, Options{Confirm: 300 * time.Millisecond, Poll: 20 * time.Millisecond})
+			if !errors.Is(err, ErrNotConfirmed) {
+				t.Fatalf("apply: %v, want ErrNotConfirmed", err)
+			}
+			e.wantLive(t, nil, tbl)
+		})
 	})
 }
 
@@ -224,117 +284,121 @@ func waitPending(t *testing.T, e *env) {
 }
 
 func TestConfirm(t *testing.T) {
-	e := newEnv(t)
-	e.mustApply(t, example(t, "baby-monitor"))
-	plug := example(t, "smart-plug")
-	done := make(chan error, 1)
-	var res Result
-	go func() {
-		var err error
-		res, err = e.apply(t, plug, Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
-		done <- err
-	}()
-	waitPending(t, e)
-	if err := Confirm(e.state, e.target(t)); err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
-	select {
-	case err := <-done:
-		if err != nil || !res.Confirmed {
-			t.Fatalf("apply after confirm: %+v, %v", res, err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("apply did not see the confirmation")
-	}
-	e.wantLive(t, plug, plug)
-	assertSettled(t, e)
-	if err := Confirm(e.state, e.target(t)); !errors.Is(err, ErrNothingPending) {
-		t.Errorf("second confirm: %v, want ErrNothingPending", err)
-	}
-}
-
-func TestRollback(t *testing.T) {
-	t.Run("after apply", func(t *testing.T) {
+	onEachKernel(t, func(t *testing.T, newEnv func(*testing.T) *env) {
 		e := newEnv(t)
-		old := example(t, "baby-monitor")
-		e.mustApply(t, old)
-		e.mustApply(t, example(t, "smart-plug"))
-		r, err := e.rollback(t)
-		if err != nil || !r.Existed {
-			t.Fatalf("rollback: %+v, %v", r, err)
-		}
-		e.wantLive(t, old, old)
-		if _, err := e.rollback(t); !errors.Is(err, ErrNothingSaved) {
-			t.Errorf("second rollback: %v, want ErrNothingSaved", err)
-		}
-	})
-	t.Run("while apply waits", func(t *testing.T) {
-		e := newEnv(t)
-		old := example(t, "baby-monitor")
-		e.mustApply(t, old)
+		e.mustApply(t, e.example(t, "baby-monitor"))
+		plug := e.example(t, "smart-plug")
 		done := make(chan error, 1)
+		var res Result
 		go func() {
-			_, err := e.apply(t, example(t, "smart-plug"), Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+			var err error
+			res, err = e.apply(t, plug, Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
 			done <- err
 		}()
 		waitPending(t, e)
-		if _, err := e.rollback(t); err != nil {
-			t.Fatalf("rollback: %v", err)
+		if err := Confirm(e.state, e.target(t)); err != nil {
+			t.Fatalf("confirm: %v", err)
 		}
-		if err := <-done; !errors.Is(err, ErrRolledBack) {
-			t.Errorf("waiting apply: %v, want ErrRolledBack", err)
-		}
-		e.wantLive(t, old, old)
-		assertSettled(t, e)
-	})
-	t.Run("first apply", func(t *testing.T) {
-		e := newEnv(t)
-		tbl := example(t, "baby-monitor")
-		e.mustApply(t, tbl)
-		if _, err := e.rollback(t); err != nil {
-			t.Fatal(err)
-		}
-		e.wantLive(t, nil, tbl)
-	})
-	// The kernel lab (6.1 arm64 under TCG) caught the state machine before
-	// the lock: a rollback that came after the pending state was written
-	// but before the new table landed restored the old table, and the new
-	// one then landed over it. Here the rollback comes at exactly that
-	// moment, from inside the apply's send; it must find the apply holding
-	// the lock and change nothing, and a rollback after the send restores
-	// the old table.
-	t.Run("while apply sends its table", func(t *testing.T) {
-		e := newEnv(t)
-		old := example(t, "baby-monitor")
-		e.mustApply(t, old)
-		var early error
-		sending := make(chan struct{})
-		k := &beforeSend{Kernel: e.conn, hook: func() {
-			defer close(sending)
-			if e.load(t).Pending == nil {
-				t.Error("the table is sent before the pending state is written")
+		select {
+		case err := <-done:
+			if err != nil || !res.Confirmed {
+				t.Fatalf("apply after confirm: %+v, %v", res, err)
 			}
-			defer func(w time.Duration) { lockWait = w }(lockWait)
-			lockWait = 200 * time.Millisecond
-			_, early = e.rollback(t)
-		}}
-		done := make(chan error, 1)
-		go func() {
-			_, err := Apply(k, example(t, "smart-plug"), Options{StateDir: e.state, Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
-			done <- err
-		}()
-		<-sending
-		if le := (*LockedError)(nil); !errors.As(early, &le) || le.Command != "apply" {
-			t.Errorf("rollback while the apply sends: %v, want a LockedError naming apply", early)
+		case <-time.After(5 * time.Second):
+			t.Fatal("apply did not see the confirmation")
 		}
-		if _, err := e.rollback(t); err != nil {
-			t.Errorf("rollback after the send: %v", err)
-		}
-		if err := <-done; !errors.Is(err, ErrRolledBack) {
-			t.Errorf("waiting apply: %v, want ErrRolledBack", err)
-		}
-		e.wantLive(t, old, old)
+		e.wantLive(t, plug, plug)
 		assertSettled(t, e)
+		if err := Confirm(e.state, e.target(t)); !errors.Is(err, ErrNothingPending) {
+			t.Errorf("second confirm: %v, want ErrNothingPending", err)
+		}
+	})
+}
+
+func TestRollback(t *testing.T) {
+	onEachKernel(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		t.Run("after apply", func(t *testing.T) {
+			e := newEnv(t)
+			old := e.example(t, "baby-monitor")
+			e.mustApply(t, old)
+			e.mustApply(t, e.example(t, "smart-plug"))
+			r, err := e.rollback(t)
+			if err != nil || !r.Existed {
+				t.Fatalf("rollback: %+v, %v", r, err)
+			}
+			e.wantLive(t, old, old)
+			if _, err := e.rollback(t); !errors.Is(err, ErrNothingSaved) {
+				t.Errorf("second rollback: %v, want ErrNothingSaved", err)
+			}
+		})
+		t.Run("while apply waits", func(t *testing.T) {
+			e := newEnv(t)
+			old := e.example(t, "baby-monitor")
+			e.mustApply(t, old)
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.apply(t, e.example(t, "smart-plug"), Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+				done <- err
+			}()
+			waitPending(t, e)
+			if _, err := e.rollback(t); err != nil {
+				t.Fatalf("rollback: %v", err)
+			}
+			if err := <-done; !errors.Is(err, ErrRolledBack) {
+				t.Errorf("waiting apply: %v, want ErrRolledBack", err)
+			}
+			e.wantLive(t, old, old)
+			assertSettled(t, e)
+		})
+		t.Run("first apply", func(t *testing.T) {
+			e := newEnv(t)
+			tbl := e.example(t, "baby-monitor")
+			e.mustApply(t, tbl)
+			if _, err := e.rollback(t); err != nil {
+				t.Fatal(err)
+			}
+			e.wantLive(t, nil, tbl)
+		})
+		// The kernel lab (6.1 arm64 under TCG) caught the state machine before
+		// the lock: a rollback that came after the pending state was written
+		// but before the new table landed restored the old table, and the new
+		// one then landed over it. Here the rollback comes at exactly that
+		// moment, from inside the apply's send; it must find the apply holding
+		// the lock and change nothing, and a rollback after the send restores
+		// the old table.
+		t.Run("while apply sends its table", func(t *testing.T) {
+			e := newEnv(t)
+			old := e.example(t, "baby-monitor")
+			e.mustApply(t, old)
+			var early error
+			sending := make(chan struct{})
+			k := &beforeSend{Kernel: e.conn, hook: func() {
+				defer close(sending)
+				if e.load(t).Pending == nil {
+					t.Error("the table is sent before the pending state is written")
+				}
+				defer func(w time.Duration) { lockWait = w }(lockWait)
+				lockWait = 200 * time.Millisecond
+				_, early = e.rollback(t)
+			}}
+			done := make(chan error, 1)
+			go func() {
+				_, err := Apply(k, e.example(t, "smart-plug"), Options{StateDir: e.state, Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+				done <- err
+			}()
+			<-sending
+			if le := (*LockedError)(nil); !errors.As(early, &le) || le.Command != "apply" {
+				t.Errorf("rollback while the apply sends: %v, want a LockedError naming apply", early)
+			}
+			if _, err := e.rollback(t); err != nil {
+				t.Errorf("rollback after the send: %v", err)
+			}
+			if err := <-done; !errors.Is(err, ErrRolledBack) {
+				t.Errorf("waiting apply: %v, want ErrRolledBack", err)
+			}
+			e.wantLive(t, old, old)
+			assertSettled(t, e)
+		})
 	})
 }
 
@@ -354,38 +418,40 @@ func (k *beforeSend) Apply(tx *rules.Transaction) (netlink.Stats, error) {
 // TestInterruptedConfirm: an apply killed while it waits leaves its
 // pending state; the next apply refuses until confirm or rollback.
 func TestInterruptedConfirm(t *testing.T) {
-	e := newEnv(t)
-	old := example(t, "baby-monitor")
-	e.mustApply(t, old)
-	live, err := e.conn.Read("inet", "devfence")
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := save("inet", "devfence", live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// What a killed `apply --confirm` leaves: its pending state, with the
-	// new table in force.
-	st := e.store(t)
-	if err := st.create(); err != nil {
-		t.Fatal(err)
-	}
-	s := e.load(t)
-	s.Pending = &pending{ID: "dead", Kind: kindConfirm, PID: 0, Deadline: time.Now().Add(-time.Minute), Before: before}
-	if err := st.write(s); err != nil {
-		t.Fatal(err)
-	}
-	e.mustApplyOrPending(t, example(t, "smart-plug"))
-	var pe *PendingError
-	if _, err := e.apply(t, example(t, "thermostat"), Options{}); !errors.As(err, &pe) || pe.Alive {
-		t.Fatalf("apply with an interrupted confirm pending: %v, want a PendingError", err)
-	}
-	if _, err := e.rollback(t); err != nil {
-		t.Fatal(err)
-	}
-	e.wantLive(t, old, old)
-	assertSettled(t, e)
+	onEachKernel(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		old := e.example(t, "baby-monitor")
+		e.mustApply(t, old)
+		live, err := e.conn.Read("inet", "devfence")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := save("inet", "devfence", live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What a killed `apply --confirm` leaves: its pending state, with the
+		// new table in force.
+		st := e.store(t)
+		if err := st.create(); err != nil {
+			t.Fatal(err)
+		}
+		s := e.load(t)
+		s.Pending = &pending{ID: "dead", Kind: kindConfirm, PID: 0, Deadline: time.Now().Add(-time.Minute), Before: before}
+		if err := st.write(s); err != nil {
+			t.Fatal(err)
+		}
+		e.mustApplyOrPending(t, e.example(t, "smart-plug"))
+		var pe *PendingError
+		if _, err := e.apply(t, e.example(t, "thermostat"), Options{}); !errors.As(err, &pe) || pe.Alive {
+			t.Fatalf("apply with an interrupted confirm pending: %v, want a PendingError", err)
+		}
+		if _, err := e.rollback(t); err != nil {
+			t.Fatal(err)
+		}
+		e.wantLive(t, old, old)
+		assertSettled(t, e)
+	})
 }
 
 func (e *env) mustApplyOrPending(t *testing.T, tbl *rules.Table) {
@@ -399,19 +465,47 @@ func (e *env) mustApplyOrPending(t *testing.T, tbl *rules.Table) {
 // TestOtherTables: apply, an unconfirmed apply and rollback never touch a
 // table devfence does not own.
 func TestOtherTables(t *testing.T) {
-	nltest.RequireNFT(t)
-	e := newEnv(t)
-	nltest.NFT(t, e.ns, "table ip other {\n\tset s { type ipv4_addr; elements = { 192.0.2.1 } }\n\tchain c { type filter hook output priority 10; policy accept; ip daddr @s counter; }\n}\n", "-f", "-")
-	before := nltest.NFT(t, e.ns, "", "list", "table", "ip", "other")
-	e.mustApply(t, example(t, "baby-monitor"))
-	e.mustApply(t, example(t, "smart-plug"))
-	e.apply(t, example(t, "thermostat"), Options{Confirm: 100 * time.Millisecond, Poll: 10 * time.Millisecond})
-	e.mustApply(t, example(t, "thermostat"))
-	if _, err := e.rollback(t); err != nil {
+	onEachKernel(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		list := e.otherTable(t)
+		before := list()
+		e.mustApply(t, e.example(t, "baby-monitor"))
+		e.mustApply(t, e.example(t, "smart-plug"))
+		e.apply(t, e.example(t, "thermostat"), Options{Confirm: 100 * time.Millisecond, Poll: 10 * time.Millisecond})
+		e.mustApply(t, e.example(t, "thermostat"))
+		if _, err := e.rollback(t); err != nil {
+			t.Fatal(err)
+		}
+		if after := list(); after != before {
+			t.Errorf("table ip other changed:\n%s", cmp.Diff(before, after))
+		}
+	})
+}
+
+// otherTable puts table ip other, which devfence does not own, in force
+// and returns how to list it; on the real kernel nft makes and lists it.
+func (e *env) otherTable(t *testing.T) (list func() string) {
+	t.Helper()
+	if e.fake == nil {
+		nltest.RequireNFT(t)
+		nltest.NFT(t, e.ns, "table ip other {\n\tset s { type ipv4_addr; elements = { 192.0.2.1 } }\n\tchain c { type filter hook output priority 10; policy accept; ip daddr @s counter; }\n}\n", "-f", "-")
+		return func() string { return nltest.NFT(t, e.ns, "", "list", "table", "ip", "other") }
+	}
+	other := &rules.Table{Family: "ip", Name: "other",
+		Sets: []*rules.Set{{Name: "s", Key: rules.KeyIPv4, Elements: []rules.Element{rules.Addr(netip.MustParseAddr("192.0.2.1"))}}},
+		Chains: []*rules.Chain{{Name: "c", Hook: rules.HookOutput, Priority: 10, Policy: rules.Accept, Rules: []*rules.Rule{
+			{Stmts: []rules.Stmt{rules.AddrMatch{Family: rules.IPv4, Field: rules.Dst, Set: "s"}, rules.Counter{}}},
+		}}},
+	}
+	if _, err := e.fake.Apply(rules.Replace(other)); err != nil {
 		t.Fatal(err)
 	}
-	if after := nltest.NFT(t, e.ns, "", "list", "table", "ip", "other"); after != before {
-		t.Errorf("table ip other changed:\n%s", cmp.Diff(before, after))
+	return func() string {
+		live, err := e.conn.Read("ip", "other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return live.String()
 	}
 }
 
@@ -420,7 +514,7 @@ func TestOtherTables(t *testing.T) {
 // the drop counters.
 func TestStatusQuotas(t *testing.T) {
 	e := newEnv(t)
-	tbl := example(t, "baby-monitor")
+	tbl := e.example(t, "baby-monitor")
 	e.mustApply(t, tbl)
 	// The device's address on a veth link (this kernel may lack dummy),
 	// so packets to the resolver (192.168.1.1) leave through the output

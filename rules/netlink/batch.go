@@ -101,7 +101,7 @@ func (b *batch) op(op rules.Op) error {
 		switch op.Verb {
 		case rules.VerbFlush:
 			b.nft.FlushSet(ns)
-			b.note("flush of set "+op.Set, nil)
+			b.note(flushWhat(op.Set), nil)
 			return nil
 		case rules.VerbAdd:
 			return b.addElements(ns, op.Elements)

@@ -19,31 +19,44 @@ var hooks = map[rules.Hook]nftables.ChainHook{
 }
 
 func (b *batch) addChain(t *nftables.Table, c *rules.Chain) (*nftables.Chain, error) {
-	nc := &nftables.Chain{Name: c.Name, Table: t}
-	if c.Hook != "" {
-		h, ok := hooks[c.Hook]
-		if !ok {
-			return nil, fmt.Errorf("chain %s: hook %q", c.Name, c.Hook)
-		}
-		var policy nftables.ChainPolicy
-		switch c.Policy {
-		case rules.Accept:
-			policy = nftables.ChainPolicyAccept
-		case rules.Drop:
-			policy = nftables.ChainPolicyDrop
-		default:
-			return nil, fmt.Errorf("chain %s: policy %q", c.Name, c.Policy)
-		}
-		nc.Hooknum = nftables.ChainHookRef(h)
-		nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority))
-		nc.Policy = &policy
-		nc.Type = nftables.ChainTypeFilter
+	nc, err := chainObject(t, c)
+	if err != nil {
+		return nil, err
 	}
 	b.nft.AddChain(nc)
-	b.note(fmt.Sprintf("chain %s", c.Name), nil)
+	b.note(chainWhat(c.Name), nil)
 	b.stats.Chains++
 	return nc, nil
 }
+
+// chainObject is c as google/nftables sends it.
+func chainObject(t *nftables.Table, c *rules.Chain) (*nftables.Chain, error) {
+	nc := &nftables.Chain{Name: c.Name, Table: t}
+	if c.Hook == "" {
+		return nc, nil
+	}
+	h, ok := hooks[c.Hook]
+	if !ok {
+		return nil, fmt.Errorf("chain %s: hook %q", c.Name, c.Hook)
+	}
+	var policy nftables.ChainPolicy
+	switch c.Policy {
+	case rules.Accept:
+		policy = nftables.ChainPolicyAccept
+	case rules.Drop:
+		policy = nftables.ChainPolicyDrop
+	default:
+		return nil, fmt.Errorf("chain %s: policy %q", c.Name, c.Policy)
+	}
+	nc.Hooknum = nftables.ChainHookRef(h)
+	nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority))
+	nc.Policy = &policy
+	nc.Type = nftables.ChainTypeFilter
+	return nc, nil
+}
+
+// chainWhat names a chain's message in a RefusedError.
+func chainWhat(name string) string { return "chain " + name }
 
 // readChains lists the table's chains in kernel order (creation order,
 // which is the order `nft list` shows).

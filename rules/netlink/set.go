@@ -34,9 +34,29 @@ var keyTypes = map[rules.KeyType]nftables.SetDatatype{
 var keyTypeNames = map[uint32]rules.KeyType{7: rules.KeyIPv4, 8: rules.KeyIPv6, 2: rules.KeyNFProto}
 
 func (b *batch) addSet(t *nftables.Table, s *rules.Set) error {
+	ns, err := setObject(t, s)
+	if err != nil {
+		return err
+	}
+	if err := b.nft.AddSet(ns, nil); err != nil {
+		return fmt.Errorf("set %s: %w", s.Name, err)
+	}
+	b.sets[s.Name] = ns
+	b.note(setWhat(s.Name), nil)
+	b.stats.Sets++
+	if s.Dynamic() {
+		// Dynamic elements are state the datapath made; they are never
+		// configuration.
+		return nil
+	}
+	return b.addElements(ns, s.Elements)
+}
+
+// setObject is s as google/nftables sends it.
+func setObject(t *nftables.Table, s *rules.Set) (*nftables.Set, error) {
 	kt, ok := keyTypes[s.Key]
 	if !ok {
-		return fmt.Errorf("set %s: key type %q", s.Name, s.Key)
+		return nil, fmt.Errorf("set %s: key type %q", s.Name, s.Key)
 	}
 	ns := &nftables.Set{
 		Table: t, Name: s.Name, KeyType: kt,
@@ -53,19 +73,14 @@ func (b *batch) addSet(t *nftables.Table, s *rules.Set) error {
 	if s.Key == rules.KeyNFProto {
 		ns.KeyByteOrder = binaryutil.NativeEndian
 	}
-	if err := b.nft.AddSet(ns, nil); err != nil {
-		return fmt.Errorf("set %s: %w", s.Name, err)
-	}
-	b.sets[s.Name] = ns
-	b.note(fmt.Sprintf("set %s", s.Name), nil)
-	b.stats.Sets++
-	if s.Dynamic() {
-		// Dynamic elements are state the datapath made; they are never
-		// configuration.
-		return nil
-	}
-	return b.addElements(ns, s.Elements)
+	return ns, nil
 }
+
+// setWhat, elementsWhat and flushWhat name a set's messages in a
+// RefusedError.
+func setWhat(name string) string      { return "set " + name }
+func elementsWhat(name string) string { return "elements of set " + name }
+func flushWhat(name string) string    { return "flush of set " + name }
 
 func (b *batch) addElements(ns *nftables.Set, elems []rules.Element) error {
 	// One message's worth at a time: a SetElement is 136 bytes on 64-bit,
@@ -79,7 +94,7 @@ func (b *batch) addElements(ns *nftables.Set, elems []rules.Element) error {
 		if err := b.nft.SetAddElements(ns, chunk); err != nil {
 			return err
 		}
-		b.note(fmt.Sprintf("elements of set %s", ns.Name), nil)
+		b.note(elementsWhat(ns.Name), nil)
 		chunk = chunk[:0]
 		return nil
 	}

@@ -28,14 +28,18 @@ func tableFamily(name string) (nftables.TableFamily, error) {
 // unconditionally afterwards.
 func (b *batch) addTable(t *nftables.Table) {
 	b.nft.AddTable(t)
-	b.note(fmt.Sprintf("table %s", b.ref), nil)
+	b.note(tableWhat(b.ref), nil)
 	b.stats.Tables++
 }
 
 func (b *batch) delTable(t *nftables.Table) {
 	b.nft.DelTable(t)
-	b.note(fmt.Sprintf("delete of table %s", b.ref), nil)
+	b.note(deleteWhat(b.ref), nil)
 }
+
+// tableWhat and deleteWhat name a table's messages in a RefusedError.
+func tableWhat(ref string) string  { return "table " + ref }
+func deleteWhat(ref string) string { return "delete of table " + ref }
 
 // tableExists asks the kernel for one table.
 func (c *Conn) tableExists(family nftables.TableFamily, name string) (bool, error) {
