@@ -80,6 +80,7 @@ type Service struct {
 	Name    string    `yaml:"name"`
 	Proto   string    `yaml:"proto"`
 	Port    PortRange `yaml:"port"`
+	Types   []string  `yaml:"types"`
 	From    Targets   `yaml:"from"`
 	Consent bool      `yaml:"consent"`
 }
@@ -95,6 +96,7 @@ type AllowRule struct {
 	To    Targets   `yaml:"to"`
 	Proto string    `yaml:"proto"`
 	Port  PortRange `yaml:"port"`
+	Types []string  `yaml:"types"`
 	Quota *Quota    `yaml:"quota"`
 }
 

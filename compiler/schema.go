@@ -63,6 +63,7 @@ var schemaDescriptions = map[string]string{
 	"inbound.services[].name":    "Rule name, unique among the services; [a-z0-9][a-z0-9-]{0,62}.",
 	"inbound.services[].proto":   "tcp | udp",
 	"inbound.services[].port":    "A port or a range \"5000-5100\".",
+	"inbound.services[].types":   "Optional, icmp only: ICMPv4/ICMPv6 type names; default all.",
 	"inbound.services[].from":    "Network names or CIDRs; required.",
 	"inbound.services[].consent": "A peer that COMPLETES this TCP handshake becomes a consenting peer.",
 
@@ -76,6 +77,7 @@ var schemaDescriptions = map[string]string{
 	"egress.allow[].to":    "Network names, CIDRs, or the word any.",
 	"egress.allow[].proto": "tcp | udp",
 	"egress.allow[].port":  "A port or a range \"5000-5100\".",
+	"egress.allow[].types": "Optional, icmp only: ICMPv4/ICMPv6 type names; default all.",
 	"egress.allow[].quota": "Overrides egress.quota for this rule.",
 
 	"consent":            "Consenting peers: the only destinations that may get bulk data.",
