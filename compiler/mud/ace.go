@@ -30,7 +30,7 @@ type portMatch struct {
 // ace is what one ACE matches, as far as devfence can express it.
 type ace struct {
 	family         int // 4 or 6 when an ipv4 or ipv6 match or the ACL type says so, else 0
-	proto          int // IP protocol number; -1 when any
+	proto          int // IP protocol number; protoAny when any
 	src, dst       *portMatch
 	srcPath        string
 	dstPath        string
@@ -39,7 +39,10 @@ type ace struct {
 	dstPeer        []peer // from destination-* matches
 	classes        []peer // from the ietf-mud:mud match, which names the peer in either policy
 	unsupported    []string
-	forwarding     string // accept, drop or reject
+	icmpType       int      // -1: no type match
+	icmpEither     bool     // an icmp match with no IP family: ICMPv4 or ICMPv6
+	types          []string // the profile's types, from icmpType
+	forwarding     string   // accept, drop or reject
 	logging        bool
 	unknownActions []string
 }
@@ -58,27 +61,96 @@ type dropped struct {
 }
 
 // readACE imports one ACE of ACL a; drops collects the policy's drop and
-// reject ACEs, which the accepting ACEs after them must not overlap.
-func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]dropped) error {
+// reject ACEs, which the accepting ACEs after them must not overlap. An ACE
+// that breaks RFC 8519/8520 is skipped with a warning instead of failing the
+// file: one bad ACE says nothing about the others.
+func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]dropped) {
 	path := fmt.Sprintf("%s[%d]", a.acesAt, idx)
+	name := aceName(v, idx)
+	origin := a.name + "/" + name
+	mark := len(c.warnings)
+	err := c.mapACE(pol, a, path, name, origin, v, drops)
+	if err == nil {
+		return
+	}
+	me := err.(*Error) // every error of mapACE comes from errorf
+	// Tolerances noticed before the ACE failed no longer apply to anything.
+	c.warnings = c.warnings[:mark]
+	me.Message = fmt.Sprintf("%s; ACE %s (%s) skipped", me.Message, path, origin)
+	if !slices.ContainsFunc(c.skipped, func(s *Error) bool { return *s == *me }) {
+		c.skipped = append(c.skipped, me)
+	}
+	c.outcome(path, origin, "not-imported", ReasonDefective)
+	// A skipped ACE that may have been a drop could have carved an exception
+	// out of the accepting ACEs after it: those are then not imported either,
+	// so that skipping never allows more than the file does.
+	if forwarding(v) != "accept" {
+		*drops = append(*drops, dropped{origin + " (skipped)", &ace{proto: protoAny}})
+	}
+}
+
+// aceName is the ACE's name, or ace<index> when it has none that reads.
+func aceName(v *value, idx int) string {
+	if v.kind == kObject {
+		for _, k := range v.keys {
+			if n := localName(k); (n == "name" || n == "rule-name") && v.obj[k].kind == kString {
+				return v.obj[k].s
+			}
+		}
+	}
+	return fmt.Sprintf("ace%d", idx)
+}
+
+// forwarding finds an ACE's forwarding action without checking anything
+// else, looking inside matches too (where defective files put actions).
+func forwarding(v *value) string {
+	find := func(o *value, name string) *value {
+		if o == nil || o.kind != kObject {
+			return nil
+		}
+		for _, k := range o.keys {
+			if localName(k) == name {
+				return o.obj[k]
+			}
+		}
+		return nil
+	}
+	acts := find(v, "actions")
+	if acts == nil {
+		acts = find(find(v, "matches"), "actions")
+	}
+	if f := find(acts, "forwarding"); f != nil && f.kind == kString {
+		return localName(f.s)
+	}
+	if find(acts, "permit") != nil {
+		return "accept"
+	}
+	return ""
+}
+
+// skip records an accepting ACE that becomes no rule: a line of Unmapped and
+// an outcome in the report.
+func (c *converter) skip(path, origin, reason, format string, args ...any) error {
+	c.note(format, args...)
+	c.outcome(path, origin, "not-imported", reason)
+	return nil
+}
+
+func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v *value, drops *[]dropped) error {
 	o, err := c.object(v, path)
 	if err != nil {
 		return err
 	}
-	name := fmt.Sprintf("ace%d", idx)
-	nv, npath, err := o.get("name", "rule-name")
-	if err != nil {
+	if nv, npath, err := o.get("name", "rule-name"); err != nil {
 		return err
-	}
-	if nv != nil {
-		if name, err = c.str(nv, npath); err != nil {
+	} else if nv != nil {
+		if _, err := c.str(nv, npath); err != nil {
 			return err
 		}
 	}
-	origin := a.name + "/" + name
 	where := fmt.Sprintf("%s (%s)", path, origin)
 
-	e := &ace{proto: -1, family: a.family}
+	e := &ace{proto: protoAny, family: a.family, icmpType: -1}
 	mv, mpath, err := o.get("matches")
 	if err != nil {
 		return err
@@ -93,6 +165,14 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 		return err
 	}
 	if av == nil {
+		if mv != nil && mv.kind == kObject {
+			for _, k := range mv.keys {
+				if localName(k) == "actions" {
+					return c.errorf(mv.obj[k], join(mpath, "actions"),
+						"actions is inside matches; RFC 8519 puts it beside matches, in the ACE")
+				}
+			}
+		}
 		return c.errorf(v, path, "the ACE has no actions")
 	}
 	if err := c.readActions(e, av, apath); err != nil {
@@ -111,19 +191,20 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 	if e.forwarding != "accept" {
 		*drops = append(*drops, dropped{origin, e})
 		c.note("%s: action %s; not needed, devfence drops whatever no rule allows", where, e.forwarding)
+		c.outcome(path, origin, "drop", "")
 		return nil
 	}
 	if len(e.unsupported) > 0 {
+		reason := ReasonUnsupported
 		for i, u := range e.unsupported {
 			e.unsupported[i] = strings.TrimPrefix(u, path+".")
+			if strings.HasSuffix(u, ethernetMark) {
+				reason = ReasonEthernet
+			}
 		}
-		c.note("%s: %s; devfence cannot match this, ACE not imported", where, strings.Join(e.unsupported, "; "))
-		return nil
+		return c.skip(path, origin, reason, "%s: %s; devfence cannot match this, ACE not imported", where, strings.Join(e.unsupported, "; "))
 	}
-	if e.proto != 6 && e.proto != 17 {
-		c.note("%s: %s%s; devfence rules are tcp or udp only, ACE not imported", where, protoDesc(e.proto), peerDesc(e, pol))
-		return nil
-	}
+	proto, family := profileProto(e.proto, e.family, e.icmpEither)
 
 	// Sides: for a from-device ACE the device is the source, for a to-device
 	// ACE the destination.
@@ -136,72 +217,75 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 	}
 	for _, p := range []*portMatch{devPort, peerPort} {
 		if p != nil && len(p.ranges) == 0 {
-			c.note("%s: port %s matches no port from 1 to 65535; ACE not imported", where, p.desc)
-			return nil
+			return c.skip(path, origin, ReasonNoPort, "%s: port %s matches no port from 1 to 65535; ACE not imported", where, p.desc)
 		}
 	}
 	if len(devSide) > 0 {
-		c.note("%s: %s is the device's own address, which devfence rules do not match; ACE not imported", where, devSide[0].desc)
-		return nil
+		return c.skip(path, origin, ReasonDeviceAddr, "%s: %s is the device's own address, which devfence rules do not match; ACE not imported", where, devSide[0].desc)
 	}
 	peers = append(peers, e.classes...)
+	if g, ok := multicastLocal(peers); ok {
+		c.remark("%s: multicast group %s within local-networks is the group itself (a group is reached on the local network); imported as %s", where, g.lit, g.lit)
+		peers = []peer{g}
+	}
 	if len(peers) > 1 {
 		descs := make([]string, len(peers))
 		for i, p := range peers {
 			descs[i] = p.desc
 		}
-		c.note("%s: the peer must be all of %s at once; devfence cannot match an intersection, ACE not imported", where, strings.Join(descs, " and "))
-		return nil
+		return c.skip(path, origin, ReasonIntersection, "%s: the peer must be all of %s at once; devfence cannot match an intersection, ACE not imported", where, strings.Join(descs, " and "))
+	}
+	var p *peer
+	if len(peers) == 1 {
+		p = &peers[0]
 	}
 
 	deviceOpens, known := true, true
-	switch e.dir {
-	case "from-device":
-	case "to-device":
+	switch {
+	case e.dir == "from-device":
+	case e.dir == "to-device":
 		deviceOpens = false
-	default:
+	case !hasPorts(proto):
+		// No ports tell the server apart. A from-device ACE is the device
+		// sending; a to-device one is a peer sending, unless it matches ICMP
+		// reply types only, or has no types and mirrors a from-device ACE
+		// (same protocol, same peer): then it carries the answers to what
+		// the device sent, which conntrack lets through.
+		deviceOpens = pol == fromDevice || allReplies(e.types) ||
+			len(e.types) == 0 && c.mirrors(proto, p, family)
+	case pol == fromDevice:
 		// No direction-initiated: the side whose port is fixed is the server.
-		if pol == fromDevice {
-			deviceOpens = !(devPort != nil && peerPort == nil)
-		} else {
-			switch {
-			case devPort != nil && peerPort == nil:
-				deviceOpens = false
-			case peerPort != nil && devPort == nil:
-				deviceOpens = true
-			default:
-				known = false
-			}
-		}
+		deviceOpens = !(devPort != nil && peerPort == nil)
+	case devPort != nil && peerPort == nil:
+		deviceOpens = false
+	case peerPort != nil && devPort == nil:
+		deviceOpens = true
+	default:
+		known = false
 	}
 	if !known {
-		c.note("%s: %s ACE with %s and no ietf-mud:direction-initiated: cannot tell who opens the connection; replies to the device's own connections pass anyway, no inbound service was made", where, pol, portsDesc(devPort, peerPort))
-		return nil
+		return c.skip(path, origin, ReasonDirection, "%s: %s ACE with %s and no ietf-mud:direction-initiated: cannot tell who opens the connection; replies to the device's own connections pass anyway, no inbound service was made", where, pol, portsDesc(devPort, peerPort))
 	}
 	if deviceOpens != (pol == fromDevice) {
 		if !slices.Contains(c.replies, origin) {
 			c.replies = append(c.replies, origin)
 		}
+		c.outcome(path, origin, "reply", "")
 		return nil
 	}
 	for _, d := range *drops {
 		if mayOverlap(d.e, e) {
-			c.note("%s: the earlier %s ACE %s may carve an exception out of it, which devfence cannot express; ACE not imported", where, d.e.forwarding, d.name)
-			return nil
+			return c.skip(path, origin, ReasonDropOverlap, "%s: the earlier %s ACE %s may carve an exception out of it, which devfence cannot express; ACE not imported", where, d.kind(), d.name)
 		}
 	}
 
 	if pol == fromDevice && devPort != nil {
-		c.note("%s: %s %s fixes the device's own port; devfence egress rules match the peer's port only, ACE not imported", where, devPath, devPort.desc)
-		return nil
+		return c.skip(path, origin, ReasonDevicePort, "%s: %s %s fixes the device's own port; devfence egress rules match the peer's port only, ACE not imported", where, devPath, devPort.desc)
 	}
 	if pol == toDevice && peerPort != nil {
-		c.note("%s: %s %s fixes the peer's port; devfence inbound services match the device's port only, ACE not imported", where, peerPath, peerPort.desc)
-		return nil
+		return c.skip(path, origin, ReasonPeerPort, "%s: %s %s fixes the peer's port; devfence inbound services match the device's port only, ACE not imported", where, peerPath, peerPort.desc)
 	}
-	var p *peer
-	if len(peers) == 1 {
-		p = &peers[0]
+	if p != nil {
 		c.useNetwork(p)
 	}
 	ports, portFrom := anyPort, peerPort
@@ -211,21 +295,81 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 	if portFrom != nil {
 		ports = portFrom.ranges
 	}
-	proto := map[int]string{6: "tcp", 17: "udp"}[e.proto]
+	if !hasPorts(proto) {
+		ports = []portRange{{}}
+	}
 	for i, r := range ports {
-		rl := &rule{inbound: pol == toDevice, proto: proto, port: r, origins: []string{origin}, name: name}
+		rl := &rule{inbound: pol == toDevice, proto: proto, types: e.types, port: r, origins: []string{origin}, name: name}
 		if len(ports) > 1 {
-			rl.name = fmt.Sprintf("%s-%d", name, i+1)
+			rl.name = fmt.Sprintf("%s-%d", rl.name, i+1)
 		}
 		if p != nil {
 			rl.peer = *p
 		} else {
-			rl.anyFamily = e.family
+			rl.anyFamily = family
 			rl.any = true
 		}
 		c.addRule(rl)
 	}
+	c.outcome(path, origin, "rule", "")
 	return nil
+}
+
+// kind says what the earlier ACE was, for messages.
+func (d dropped) kind() string {
+	if d.e.forwarding == "" {
+		return "defective"
+	}
+	return d.e.forwarding
+}
+
+// multicastLocal reads "a multicast group, and local-networks" (how MUD
+// generators write SSDP to 239.255.255.250 or mDNS to 224.0.0.251) as the
+// group: a group address is never inside a local network's unicast
+// prefixes, so the literal intersection would be empty, and the group is
+// what the ACE means.
+func multicastLocal(peers []peer) (peer, bool) {
+	if len(peers) != 2 {
+		return peer{}, false
+	}
+	for i, p := range peers {
+		if peers[1-i].key != "local-networks" || p.lit == "" {
+			continue
+		}
+		if pfx, err := netip.ParsePrefix(asPrefix(p.lit)); err == nil && pfx.Addr().IsMulticast() {
+			return p, true
+		}
+	}
+	return peer{}, false
+}
+
+// mirrors reports whether an egress rule already sends proto to peer p: a
+// to-device ACE that matches the same is then the reply half of a pair.
+func (c *converter) mirrors(proto string, p *peer, family int) bool {
+	for _, r := range c.rules {
+		if r.inbound || r.proto != proto {
+			continue
+		}
+		if p != nil && !r.any && r.peer.key == p.key && r.peer.lit == p.lit {
+			return true
+		}
+		if p == nil && r.any && (r.anyFamily == 0 || r.anyFamily == family) {
+			return true
+		}
+	}
+	return false
+}
+
+func allReplies(types []string) bool {
+	if len(types) == 0 {
+		return false
+	}
+	for _, t := range types {
+		if !icmpReplies[t] {
+			return false
+		}
+	}
+	return true
 }
 
 // mayOverlap reports whether some packet could match both d and e. It answers
@@ -233,7 +377,7 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 // ports or disjoint literal networks): DNS names and MUD classes may stand
 // for the same addresses, and a match devfence cannot express only narrows d.
 func mayOverlap(d, e *ace) bool {
-	if d.proto != -1 && e.proto != -1 && d.proto != e.proto {
+	if !protosOverlap(d, e) {
 		return false
 	}
 	if d.family != 0 && e.family != 0 && d.family != e.family {
@@ -243,6 +387,12 @@ func mayOverlap(d, e *ace) bool {
 		return false
 	}
 	return !disjointPeers(d.srcPeer, e.srcPeer) && !disjointPeers(d.dstPeer, e.dstPeer)
+}
+
+func protosOverlap(d, e *ace) bool {
+	icmp := func(x *ace, p int) bool { return x.icmpEither && (p == protoICMP || p == protoICMPv6) }
+	return d.proto == protoAny || e.proto == protoAny || d.proto == e.proto ||
+		icmp(d, e.proto) || icmp(e, d.proto) || d.icmpEither && e.icmpEither
 }
 
 func disjointPorts(a, b *portMatch) bool {

@@ -50,6 +50,11 @@ type converter struct {
 
 	info     mudInfo
 	unmapped []string
+	notes    []string // see remark
+	warnings []*Error // see warnf
+	skipped  []*Error // defective ACEs, see readACE
+	fates    []*aceFate
+	acesIn   int
 	replies  []string            // acl/ace of ACEs that only carry replies
 	nets     map[string]*network // by key
 	netList  []*network          // named and sorted by name, once bind has run
@@ -64,6 +69,24 @@ func (c *converter) errorf(v *value, path, format string, args ...any) error {
 	line, col := lineCol(c.data, v.off)
 	return &Error{File: c.opt.Source, Line: line, Column: col, Offset: v.off, Path: path,
 		Message: fmt.Sprintf(format, args...)}
+}
+
+// warnf records input that breaks the RFCs but has one clear meaning, which
+// the import then uses.
+func (c *converter) warnf(v *value, path, format string, args ...any) {
+	w := c.errorf(v, path, format, args...).(*Error)
+	if !slices.ContainsFunc(c.warnings, func(o *Error) bool { return *o == *w }) {
+		c.warnings = append(c.warnings, w)
+	}
+}
+
+// remark records a construct that was imported as something close to, but
+// not literally, what the file says; the profile carries it as a comment.
+func (c *converter) remark(format string, args ...any) {
+	line := oneLine(fmt.Sprintf(format, args...))
+	if !slices.Contains(c.notes, line) {
+		c.notes = append(c.notes, line)
+	}
 }
 
 // note records a construct that is not imported; the same line twice (an ACL
@@ -162,6 +185,9 @@ func (c *converter) empty(v *value, path string) error {
 	case v.kind == kNull, v.kind == kBool && v.b,
 		v.kind == kArray && len(v.arr) == 1 && v.arr[0].kind == kNull:
 		return nil
+	case v.kind == kArray && len(v.arr) == 0:
+		c.warnf(v, path, "[] for a YANG empty leaf, which RFC 7951 writes [null]; read as set")
+		return nil
 	}
 	return c.errorf(v, path, "expected [null] (a YANG empty leaf), got %s", v.compact(40))
 }
@@ -179,6 +205,7 @@ type aclInfo struct {
 	family int // 4 or 6 when the ACL type restricts it to one IP family, else 0
 	aces   []*value
 	acesAt string // path of the ace list
+	v      *value
 	used   bool
 }
 
@@ -229,6 +256,9 @@ func (c *converter) convert(root *value) error {
 	for _, name := range order {
 		if a := acls[name]; !a.used {
 			c.note("%s (%s): not referenced by from-device-policy or to-device-policy; not imported", a.path, name)
+			for j, ace := range a.aces {
+				c.outcome(fmt.Sprintf("%s[%d]", a.acesAt, j), name+"/"+aceName(ace, j), "not-imported", ReasonUnreferenced)
+			}
 		}
 	}
 	return nil
@@ -319,8 +349,10 @@ func (c *converter) readACLs(v *value, path string) (map[string]*aclInfo, []stri
 		if err != nil {
 			return nil, nil, err
 		}
+		c.acesIn += len(a.aces)
 		if first, dup := acls[a.name]; dup {
-			return nil, nil, c.errorf(av, apath, "ACL name %q is already used by %s", a.name, first.path)
+			c.duplicateACL(first, a, av)
+			continue
 		}
 		acls[a.name] = a
 		order = append(order, a.name)
@@ -328,12 +360,30 @@ func (c *converter) readACLs(v *value, path string) (map[string]*aclInfo, []stri
 	return acls, order, nil
 }
 
+// duplicateACL handles a second ACL of an already used name. A policy names
+// the ACL it means, so two different ACLs of one name leave it unsaid which:
+// the first is the one imported, the second is skipped like a defective ACE.
+// An exact copy loses nothing and is only warned about.
+func (c *converter) duplicateACL(first, dup *aclInfo, v *value) {
+	if first.v.String() == v.String() {
+		c.warnf(v, dup.path, "ACL %q repeats %s exactly; the copy is ignored", dup.name, first.path)
+		c.acesIn -= len(dup.aces)
+		return
+	}
+	err := c.errorf(v, dup.path, "ACL name %q is already used by %s; this ACL (%d ACEs) skipped", dup.name, first.path, len(dup.aces)).(*Error)
+	c.skipped = append(c.skipped, err)
+	for j := range dup.aces {
+		path := fmt.Sprintf("%s[%d]", dup.acesAt, j)
+		c.outcome(path, dup.name+"/"+aceName(dup.aces[j], j), "not-imported", ReasonDefective)
+	}
+}
+
 func (c *converter) readACL(v *value, path string) (*aclInfo, error) {
 	o, err := c.object(v, path)
 	if err != nil {
 		return nil, err
 	}
-	a := &aclInfo{path: path}
+	a := &aclInfo{path: path, v: v}
 	nv, npath, err := o.get("name", "acl-name")
 	if err != nil {
 		return nil, err
@@ -439,6 +489,11 @@ func (c *converter) readPolicy(m *object, pol policy, acls map[string]*aclInfo, 
 		if err != nil {
 			return err
 		}
+		for _, k := range ro.v.keys {
+			if n := localName(k); n == "aces" || n == "access-list-entries" || n == "matches" {
+				return c.errorf(ro.v.obj[k], join(refPath, n), "an ACL written inside the policy; RFC 8520 expects each ACL in ietf-access-control-list:acls (acl list) and the policy to reference it by name only")
+			}
+		}
 		nv, npath, err := ro.get("name", "acl-name")
 		if err != nil {
 			return err
@@ -463,9 +518,7 @@ func (c *converter) readPolicy(m *object, pol policy, acls map[string]*aclInfo, 
 		}
 		a.used = true
 		for j, ace := range a.aces {
-			if err := c.readACE(pol, a, j, ace, &drops); err != nil {
-				return err
-			}
+			c.readACE(pol, a, j, ace, &drops)
 		}
 	}
 	return nil

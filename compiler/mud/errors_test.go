@@ -3,7 +3,10 @@ package mud_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/devfence/devfence/compiler/mud"
 )
@@ -24,6 +27,8 @@ func TestErrors(t *testing.T) {
 	tests := []struct {
 		name, in, err string
 	}{
+		{"ACL inlined in the policy", `{"ietf-mud:mud":{"from-device-policy":{"access-lists":{"access-list":[{"name":"a","aces":{"ace":[]}}]}}}}`,
+			`t.json:1:90: mud.from-device-policy.access-lists.access-list[0].aces: an ACL written inside the policy; RFC 8520 expects each ACL in ietf-access-control-list:acls (acl list) and the policy to reference it by name only`},
 		// JSON syntax: the position of the offending byte, and its offset.
 		{"empty file", "  \n", "t.json:1:1: malformed JSON at byte offset 0: the file is empty"},
 		{"truncated", `{"ietf-mud:mud": {`,
@@ -47,10 +52,31 @@ func TestErrors(t *testing.T) {
 			`t.json:1:79: mud.from-device-policy.access-lists.access-list[0].name: ACL "a" is not defined in acls.acl`},
 		{"no acls at all", `{"ietf-mud:mud":{` + policy + `}}`,
 			`t.json:1:79: mud.from-device-policy.access-lists.access-list[0].name: ACL "a" is not defined: the file has no ietf-access-control-list:acls`},
-		{"ACL defined twice", `{"ietf-mud:mud":{` + policy + `},"ietf-access-control-list:acls":{"acl":[{"name":"a"},{"name":"a"}]}}`,
-			`t.json:1:141: acls.acl[1]: ACL name "a" is already used by acls.acl[0]`},
 		{"ACL without name", `{"ietf-mud:mud":{` + policy + `},"ietf-access-control-list:acls":{"acl":[{"type":"ipv4-acl-type"}]}}`,
 			"t.json:1:128: acls.acl[0]: the ACL has no name, so no policy can refer to it"},
+	}
+	for _, tc := range tests {
+		res, err := mud.Convert([]byte(tc.in), mud.Options{Source: "t.json"})
+		if err == nil {
+			t.Errorf("%s: no error; got profile:\n%s", tc.name, res.YAML)
+			continue
+		}
+		if err.Error() != tc.err {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, err, tc.err)
+		}
+		var me *mud.Error
+		if !errors.As(err, &me) {
+			t.Errorf("%s: %T is not a *mud.Error", tc.name, err)
+		}
+	}
+}
+
+// TestSkipped: an ACE that breaks RFC 8519/8520 is left out with one
+// positioned line, and the rest of the file is imported.
+func TestSkipped(t *testing.T) {
+	tests := []struct {
+		name, in, err string
+	}{
 		{"ACE not an object", withACE(`"x"`), "t.json:1:155: acls.acl[0].aces.ace[0]: expected an object, got a string"},
 
 		// Ports.
@@ -104,16 +130,25 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		res, err := mud.Convert([]byte(tc.in), mud.Options{Source: "t.json"})
-		if err == nil {
-			t.Errorf("%s: no error; got profile:\n%s", tc.name, res.YAML)
+		if err != nil {
+			t.Errorf("%s: the file failed: %v", tc.name, err)
 			continue
 		}
-		if err.Error() != tc.err {
-			t.Errorf("%s:\n got %s\nwant %s", tc.name, err, tc.err)
+		name := "a/x"
+		if !strings.Contains(tc.in, `"name":"x"`) {
+			name = "a/ace0" // an ACE without a name is called by its index
 		}
-		var me *mud.Error
-		if !errors.As(err, &me) {
-			t.Errorf("%s: %T is not a *mud.Error", tc.name, err)
+		var got []string
+		for _, s := range res.Skipped {
+			got = append(got, s.Error())
+		}
+		want := []string{tc.err + "; ACE acls.acl[0].aces.ace[0] (" + name + ") skipped"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: Skipped (-want +got):\n%s", tc.name, diff)
+		}
+		wantOut := []mud.ACEOutcome{{Path: "acls.acl[0].aces.ace[0]", Name: name, Reason: mud.ReasonDefective}}
+		if diff := cmp.Diff(wantOut, res.Report.NotImported); diff != "" {
+			t.Errorf("%s: Report.NotImported (-want +got):\n%s", tc.name, diff)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/devfence/devfence/compiler"
 	"github.com/devfence/devfence/compiler/mud"
 )
 
@@ -31,9 +30,7 @@ func FuzzConvert(f *testing.F) {
 		if err != nil {
 			t.Fatalf("binding every unbound network: %v", err)
 		}
-		if _, err := compiler.Parse("f.yaml", bound.YAML); err != nil {
-			t.Fatalf("the bound profile does not load: %v\n%s", err, bound.YAML)
-		}
+		loadProfile(t, "f.yaml", bound.YAML)
 		again, _ := mud.Convert(data, mud.Options{Source: "f.json"})
 		if string(again.YAML) != string(res.YAML) {
 			t.Fatalf("two conversions differ")

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// ethernetMark ends the description of an ethernet match, which the report
+// counts apart: devfence works on IP and cannot express any of them.
+const ethernetMark = " (an ethernet match)"
+
 func (c *converter) readMatches(e *ace, v *value, path string) error {
 	m, err := c.object(v, path)
 	if err != nil {
@@ -46,7 +50,7 @@ func (c *converter) readMatches(e *ace, v *value, path string) error {
 	for i, k := range keys {
 		u := fmt.Sprintf("%s %s", paths[i], m.v.obj[k].compact(50))
 		if localName(k) == "eth" {
-			u += " (an ethernet match)"
+			u += ethernetMark
 		}
 		e.unsupported = append(e.unsupported, u)
 	}
@@ -75,10 +79,13 @@ func (c *converter) readMatches(e *ace, v *value, path string) error {
 			return c.errorf(l4v[0], l4p[0], "a %s match contradicts protocol %d in the %s match", l4[0], ipProto, map[int]string{4: "ipv4", 6: "ipv6"}[e.family])
 		}
 		e.proto = want
-		if l4[0] != "icmp" {
-			if err := c.readL4(e, l4v[0], l4p[0]); err != nil {
+		if l4[0] == "icmp" {
+			e.icmpEither = e.family == 0
+			if err := c.readICMP(e, l4v[0], l4p[0]); err != nil {
 				return err
 			}
+		} else if err := c.readL4(e, l4v[0], l4p[0]); err != nil {
+			return err
 		}
 	}
 	if e.proto != 6 && e.proto != 17 && (e.src != nil || e.dst != nil) {
@@ -126,6 +133,15 @@ func (c *converter) readIP(e *ace, v *value, path string, family int) (int, erro
 				return 0, err
 			}
 			pfx, err := netip.ParsePrefix(strings.TrimSpace(s))
+			if addr, aerr := netip.ParseAddr(strings.TrimSpace(s)); err != nil && aerr == nil && addr.Zone() == "" {
+				// A prefix with its length left out can only mean the one
+				// address; generators write ff05::c for ff05::c/128.
+				pfx = netip.PrefixFrom(addr, addr.BitLen())
+				err = nil
+				if addr.Is4() == (family == 4) {
+					c.warnf(nv, npath, "%q has no prefix length; read as %s", s, pfx)
+				}
+			}
 			if err != nil || pfx.Addr().Zone() != "" {
 				return 0, c.errorf(nv, npath, "%q is not a CIDR", s)
 			}
@@ -166,6 +182,61 @@ func (c *converter) readIP(e *ace, v *value, path string, family int) (int, erro
 		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %s", paths[i], o.v.obj[k].compact(50)))
 	}
 	return proto, nil
+}
+
+// readICMP reads an icmp match (RFC 8519: ICMPv4 or ICMPv6, by the IP
+// family of the ACE). A type becomes its name in the rule's types; a code
+// can be kept only where the type has no other code.
+func (c *converter) readICMP(e *ace, v *value, path string) error {
+	o, err := c.object(v, path)
+	if err != nil {
+		return err
+	}
+	tv, tpath, err := o.get("type")
+	if err != nil {
+		return err
+	}
+	cv, cpath, err := o.get("code")
+	if err != nil {
+		return err
+	}
+	keys, paths := o.rest()
+	for i, k := range keys {
+		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %s", paths[i], o.v.obj[k].compact(50)))
+	}
+	code := -1
+	if cv != nil {
+		if code, err = c.uint(cv, cpath, 255); err != nil {
+			return err
+		}
+	}
+	if tv == nil {
+		if code >= 0 {
+			e.unsupported = append(e.unsupported, fmt.Sprintf("%s %d without a type", cpath, code))
+		}
+		return nil
+	}
+	t, err := c.uint(tv, tpath, 255)
+	if err != nil {
+		return err
+	}
+	// With no IP family, a type number is read as ICMPv4's, the protocol
+	// that icmp names first; the rule then keeps to IPv4 peers.
+	fam := e.family
+	if fam == 0 {
+		fam, e.icmpEither = 4, false
+	}
+	name, ok := icmpTypes[fam][t]
+	if !ok {
+		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %d (no ICMPv%d type devfence names)", tpath, t, fam))
+		return nil
+	}
+	if code >= 0 && !(code == 0 && icmpOneCode[fam][t]) {
+		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %d (devfence matches whole ICMP types, not codes)", cpath, code))
+		return nil
+	}
+	e.icmpType, e.types = t, []string{name}
+	return nil
 }
 
 func (c *converter) readL4(e *ace, v *value, path string) error {
