@@ -246,13 +246,17 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 	case e.dir == "to-device":
 		deviceOpens = false
 	case !hasPorts(proto):
-		// No ports tell the server apart. A from-device ACE is the device
-		// sending; a to-device one is a peer sending, unless it matches ICMP
-		// reply types only, or has no types and mirrors a from-device ACE
-		// (same protocol, same peer): then it carries the answers to what
-		// the device sent, which conntrack lets through.
-		deviceOpens = pol == fromDevice || allReplies(e.types) ||
-			len(e.types) == 0 && c.mirrors(proto, p, family)
+		// No ports tell the server apart. An ACE of ICMP reply types only
+		// (echo-reply, ...) carries answers, which conntrack lets through:
+		// from the device, to a peer's request; to it, to its own. Else a
+		// from-device ACE is the device sending, and a to-device one a peer
+		// sending, unless it mirrors a from-device ACE (no types, same
+		// protocol, same peer): then it carries the device's answers.
+		if pol == fromDevice {
+			deviceOpens = !allReplies(e.types)
+		} else {
+			deviceOpens = allReplies(e.types) || len(e.types) == 0 && c.mirrors(proto, p, family)
+		}
 	case pol == fromDevice:
 		// No direction-initiated: the side whose port is fixed is the server.
 		deviceOpens = !(devPort != nil && peerPort == nil)

@@ -12,7 +12,7 @@ import (
 // profile the loader accepts once every network is bound, the same bytes
 // every time.
 func FuzzConvert(f *testing.F) {
-	for _, dir := range []string{examplesDir, nistDir} {
+	for _, dir := range []string{examplesDir, nistDir, thirdPartyDir} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {
