@@ -225,7 +225,7 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 	}
 	peers = append(peers, e.classes...)
 	if g, ok := multicastLocal(peers); ok {
-		c.remark("%s: multicast group %s within local-networks is the group itself (a group is reached on the local network); imported as %s", where, g.lit, g.lit)
+		c.remark("%s: multicast group %s within local-networks: imported as the group itself, which is reached on the local network", where, g.lit)
 		peers = []peer{g}
 	}
 	if len(peers) > 1 {
