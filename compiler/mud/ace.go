@@ -1,6 +1,7 @@
 package mud
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -73,7 +74,10 @@ func (c *converter) readACE(pol policy, a *aclInfo, idx int, v *value, drops *[]
 	if err == nil {
 		return
 	}
-	me := err.(*Error) // every error of mapACE comes from errorf
+	var me *Error
+	if !errors.As(err, &me) { // mapACE's errors all come from errorf; keep the position anyway
+		me = c.errorf(v, path, "%v", err).(*Error)
+	}
 	// Tolerances noticed before the ACE failed no longer apply to anything.
 	c.warnings = c.warnings[:mark]
 	me.Message = fmt.Sprintf("%s; ACE %s (%s) skipped", me.Message, path, origin)
@@ -447,26 +451,6 @@ func protoDesc(p int) string {
 		return "ICMPv6 (protocol 58)"
 	}
 	return fmt.Sprintf("IP protocol %d", p)
-}
-
-func peerDesc(e *ace, pol policy) string {
-	peers := e.dstPeer
-	if pol == toDevice {
-		peers = e.srcPeer
-	}
-	peers = append(slices.Clone(peers), e.classes...)
-	word := " to "
-	if pol == toDevice {
-		word = " from "
-	}
-	var parts []string
-	for _, p := range peers {
-		parts = append(parts, p.desc)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return word + strings.Join(parts, " and ")
 }
 
 func portsDesc(dev, peer *portMatch) string {

@@ -50,10 +50,11 @@ type converter struct {
 
 	info     mudInfo
 	unmapped []string
-	notes    []string // see remark
-	warnings []*Error // see warnf
-	skipped  []*Error // defective ACEs, see readACE
-	fates    []*aceFate
+	notes    []string   // see remark
+	warnings []*Error   // see warnf
+	skipped  []*Error   // defective ACEs, see readACE
+	fates    []*aceFate // in the order first seen
+	fateAt   map[string]*aceFate
 	acesIn   int
 	replies  []string            // acl/ace of ACEs that only carry replies
 	nets     map[string]*network // by key

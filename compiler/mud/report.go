@@ -23,7 +23,8 @@ type Report struct {
 	Replies int // ACEs that only carry replies, which inbound.policy lets through
 	Drops   int // drop and reject ACEs, not needed: devfence drops what no rule allows
 	// NotImported lists each ACE that became no rule and is neither a reply
-	// nor a drop, in file order.
+	// nor a drop, in the order the policies read them (unreferenced ACLs
+	// last).
 	NotImported []ACEOutcome
 }
 
@@ -41,19 +42,25 @@ type aceFate struct {
 	reason     string // for not-imported
 }
 
-// outcome records what became of the ACE at path. An ACL that both policies
-// reference is read twice; its ACEs count once, and a not-imported outcome
-// wins over any other so that the report never hides one.
+// fateRank orders the outcomes of one ACE read by both policies (its ACL
+// is referenced from each): what it became in one of them counts.
+var fateRank = map[string]int{"not-imported": 0, "drop": 0, "reply": 1, "rule": 2}
+
+// outcome records what became of the ACE at path. An ACE read twice counts
+// once, as the best of its outcomes: a rule, else a reply.
 func (c *converter) outcome(path, name, kind, reason string) {
-	for _, f := range c.fates {
-		if f.path == path {
-			if kind == "not-imported" && f.kind != "not-imported" {
-				f.kind, f.reason = kind, reason
-			}
-			return
+	if f := c.fateAt[path]; f != nil {
+		if fateRank[kind] > fateRank[f.kind] {
+			f.kind, f.reason = kind, reason
 		}
+		return
 	}
-	c.fates = append(c.fates, &aceFate{path: path, name: name, kind: kind, reason: reason})
+	f := &aceFate{path: path, name: name, kind: kind, reason: reason}
+	if c.fateAt == nil {
+		c.fateAt = map[string]*aceFate{}
+	}
+	c.fateAt[path] = f
+	c.fates = append(c.fates, f)
 }
 
 func (c *converter) makeReport() Report {
