@@ -135,7 +135,8 @@ func reportLine(r mud.Report) string {
 	for _, reason := range slices.Sorted(maps.Keys(byReason)) {
 		parts = append(parts, fmt.Sprintf("%d %s", byReason[reason], reason))
 	}
-	line := fmt.Sprintf("%d ACEs in, %d rules out, %d replies, %d drops, %d ACEs not imported", r.ACEs, r.Rules, r.Replies, r.Drops, len(r.NotImported))
+	line := fmt.Sprintf("%d ACEs in, %d rules out, %d replies, %d DHCP (essentials), %d drops, %d ACEs not imported",
+		r.ACEs, r.Rules, r.Replies, r.Essentials, r.Drops, len(r.NotImported))
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
@@ -163,6 +164,7 @@ type aceReport struct {
 	ACEsIn      int         `json:"aces_in"`
 	RulesOut    int         `json:"rules_out"`
 	Replies     int         `json:"replies"`
+	Essentials  int         `json:"essentials"`
 	Drops       int         `json:"drops"`
 	NotImported []aceReason `json:"aces_not_imported"`
 }
@@ -187,7 +189,7 @@ func importMUDJSON(c *cli.Context, path string, res *mud.Result) error {
 	r := importReport{Source: path, NotImported: res.Unmapped, Unbound: res.Unbound, Notes: res.Notes,
 		Skipped: diagnostics(res.Skipped), Warnings: diagnostics(res.Warnings),
 		Report: aceReport{ACEsIn: res.Report.ACEs, RulesOut: res.Report.Rules, Replies: res.Report.Replies,
-			Drops: res.Report.Drops, NotImported: []aceReason{}}}
+			Essentials: res.Report.Essentials, Drops: res.Report.Drops, NotImported: []aceReason{}}}
 	for _, o := range res.Report.NotImported {
 		r.Report.NotImported = append(r.Report.NotImported, aceReason{ACE: o.Path, Name: o.Name, Reason: o.Reason})
 	}

@@ -43,7 +43,7 @@ func TestImportMUD(t *testing.T) {
 			code: exitProfile, stderr: "osmud-sensor.json: --strict: 2 not imported, 1 skipped as defective, 0 networks left empty; nothing written", empty: true},
 		{name: "the report line", args: []string{"import-mud", corpus + "mudgee-supplicant.json"},
 			stdout: []string{"version: 1\n"},
-			stderr: "mudgee-supplicant.json: 3 ACEs in, 0 rules out, 0 replies, 0 drops, 3 ACEs not imported (3 ethernet)"},
+			stderr: "mudgee-supplicant.json: 3 ACEs in, 0 rules out, 0 replies, 0 DHCP (essentials), 0 drops, 3 ACEs not imported (3 ethernet)"},
 		{name: "ACLs inside the policies are refused", args: []string{"import-mud", corpus + "vendor-inlined-acls.json"},
 			code: exitProfile, stderr: "vendor-inlined-acls.json:15:21: mud.from-device-policy.access-lists.access-list[0].aces: an ACL written inside the policy; RFC 8520 expects", empty: true},
 		{name: "strict: everything imported", args: []string{"import-mud", "--strict", root + "examples/mud/minimal.json"},

@@ -219,6 +219,15 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 		devPort, peerPort, devPath, peerPath = e.dst, e.src, rel(e.dstPath), rel(e.srcPath)
 		peers, devSide = e.srcPeer, e.dstPeer
 	}
+	if proto == "udp" && (onePort(devPort, 68) && onePort(peerPort, 67) || onePort(devPort, 546) && onePort(peerPort, 547)) {
+		// The DHCP client exchange, which essentials.dhcp (on unless the
+		// profile turns it off) allows both ways with any server.
+		if !slices.Contains(c.essential, origin) {
+			c.essential = append(c.essential, origin)
+		}
+		c.outcome(path, origin, "essential", "")
+		return nil
+	}
 	for _, p := range []*portMatch{devPort, peerPort} {
 		if p != nil && len(p.ranges) == 0 {
 			return c.skip(path, origin, ReasonNoPort, "%s: port %s matches no port from 1 to 65535; ACE not imported", where, p.desc)
@@ -229,7 +238,7 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 	}
 	peers = append(peers, e.classes...)
 	if g, ok := multicastLocal(peers); ok {
-		c.remark("%s: multicast group %s within local-networks: imported as the group itself, which is reached on the local network", where, g.lit)
+		c.remark("%s: %s within local-networks: imported as that address itself, which is reached on the local network only", where, groupDesc(g))
 		peers = []peer{g}
 	}
 	if len(peers) > 1 {
@@ -323,6 +332,12 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 	return nil
 }
 
+func onePort(p *portMatch, n int) bool {
+	return p != nil && len(p.ranges) == 1 && p.ranges[0] == portRange{n, n}
+}
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
 // kind says what the earlier ACE was, for messages.
 func (d dropped) kind() string {
 	if d.e.forwarding == "" {
@@ -335,7 +350,16 @@ func (d dropped) kind() string {
 // generators write SSDP to 239.255.255.250 or mDNS to 224.0.0.251) as the
 // group: a group address is never inside a local network's unicast
 // prefixes, so the literal intersection would be empty, and the group is
-// what the ACE means.
+// what the ACE means. The limited broadcast address 255.255.255.255 is
+// read the same way: no router forwards it, so it reaches only the local
+// network.
+func groupDesc(g peer) string {
+	if g.lit == limitedBroadcast.String() {
+		return "broadcast address " + g.lit
+	}
+	return "multicast group " + g.lit
+}
+
 func multicastLocal(peers []peer) (peer, bool) {
 	if len(peers) != 2 {
 		return peer{}, false
@@ -344,7 +368,8 @@ func multicastLocal(peers []peer) (peer, bool) {
 		if peers[1-i].key != "local-networks" || p.lit == "" {
 			continue
 		}
-		if pfx, err := netip.ParsePrefix(asPrefix(p.lit)); err == nil && pfx.Addr().IsMulticast() {
+		if pfx, err := netip.ParsePrefix(asPrefix(p.lit)); err == nil && (pfx.Addr().IsMulticast() ||
+			pfx.IsSingleIP() && pfx.Addr() == limitedBroadcast) {
 			return p, true
 		}
 	}

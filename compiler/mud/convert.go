@@ -48,18 +48,19 @@ type converter struct {
 	data []byte
 	opt  Options
 
-	info     mudInfo
-	unmapped []string
-	notes    []string   // see remark
-	warnings []*Error   // see warnf
-	skipped  []*Error   // defective ACEs, see readACE
-	fates    []*aceFate // in the order first seen
-	fateAt   map[string]*aceFate
-	acesIn   int
-	replies  []string            // acl/ace of ACEs that only carry replies
-	nets     map[string]*network // by key
-	netList  []*network          // named and sorted by name, once bind has run
-	rules    []*rule
+	info      mudInfo
+	unmapped  []string
+	notes     []string   // see remark
+	warnings  []*Error   // see warnf
+	skipped   []*Error   // defective ACEs, see readACE
+	fates     []*aceFate // in the order first seen
+	fateAt    map[string]*aceFate
+	acesIn    int
+	replies   []string            // acl/ace of ACEs that only carry replies
+	essential []string            // acl/ace of the DHCP ACEs, which essentials.dhcp covers
+	nets      map[string]*network // by key
+	netList   []*network          // named and sorted by name, once bind has run
+	rules     []*rule
 }
 
 func newConverter(data []byte, opt Options) *converter {

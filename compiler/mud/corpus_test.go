@@ -37,8 +37,8 @@ var refused = map[string]string{
 // which -update rewrites.
 func TestCorpus(t *testing.T) {
 	var table strings.Builder
-	table.WriteString("| File | ACEs in | Rules out | Replies | Drops | Not imported, by reason |\n")
-	table.WriteString("| --- | ---: | ---: | ---: | ---: | --- |\n")
+	table.WriteString("| File | ACEs in | Rules out | Replies | DHCP | Drops | Not imported, by reason |\n")
+	table.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, dir := range []string{nistDir, thirdPartyDir} {
 		set := filepath.Base(dir)
 		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -60,7 +60,7 @@ func TestCorpus(t *testing.T) {
 				if want, ok := refused[key]; !ok || !strings.Contains(err.Error(), want) {
 					t.Errorf("%s: refused: %v (want it refused: %t)", key, err, ok)
 				}
-				fmt.Fprintf(&table, "| `%s` | - | - | - | - | refused: %s |\n", key, escapeCell(me.Message))
+				fmt.Fprintf(&table, "| `%s` | - | - | - | - | - | refused: %s |\n", key, escapeCell(me.Message))
 				continue
 			}
 			if _, ok := refused[key]; ok {
@@ -80,7 +80,7 @@ func TestCorpus(t *testing.T) {
 					t.Errorf("%s: no rule, though not every ACE is an ethernet one: %+v", key, r)
 				}
 			}
-			fmt.Fprintf(&table, "| `%s` | %d | %d | %d | %d | %s |\n", key, r.ACEs, r.Rules, r.Replies, r.Drops, reasons(r.NotImported))
+			fmt.Fprintf(&table, "| `%s` | %d | %d | %d | %d | %d | %s |\n", key, r.ACEs, r.Rules, r.Replies, r.Essentials, r.Drops, reasons(r.NotImported))
 		}
 	}
 	compareSection(t, mudDoc, table.String())

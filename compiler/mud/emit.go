@@ -74,6 +74,10 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 			fmt.Fprintf(b, "#   - %s\n", n)
 		}
 	}
+	if len(c.essential) > 0 {
+		b.WriteString("#\n# DHCP client, allowed by essentials.dhcp (on by default; no rule needed):\n")
+		wrap(b, "#   ", c.essential)
+	}
 	if len(c.replies) > 0 {
 		b.WriteString("#\n# Replies only, let through by inbound.policy established-only (no rule needed):\n")
 		wrap(b, "#   ", c.replies)

@@ -37,7 +37,9 @@
 // ports, so who opens is read differently: a from-device ACE is the device
 // sending; a to-device ACE is a peer sending (an inbound service), unless it
 // matches ICMP reply types only or mirrors a from-device ACE of the same
-// protocol and peer, which makes it the replies.
+// protocol and peer, which makes it the replies. A udp ACE between the
+// device's port 68 and the peer's 67 (546 and 547 for DHCPv6) is the DHCP
+// client, which essentials.dhcp allows: it needs no rule.
 //
 // The importer never emits a rule that allows more than the ACE it came from
 // (once its networks are bound to the addresses they stand for). An ACE with a
@@ -46,7 +48,8 @@
 // ...) is not imported at all but listed, both in Result.Unmapped and in a
 // comment block at the top of the profile, so that nothing is dropped
 // silently. One reading goes past the letter of the file: a multicast group
-// intersected with local-networks is the group (Result.Notes says so).
+// (or 255.255.255.255) intersected with local-networks is that address
+// (Result.Notes says so).
 //
 // An ACE that breaks RFC 8519/8520 (a wrong type, an operator with a range,
 // actions inside matches, ...) is skipped and listed in Result.Skipped, and

@@ -26,13 +26,14 @@ func named(name, matches string) string {
 func TestProtocols(t *testing.T) {
 	const local = `"ietf-mud:mud":{"local-networks":[null]}`
 	tests := []struct {
-		name     string
-		from, to []string
-		rules    []string       // as loadProfile summarises them, networks bound
-		notes    []string       // Result.Notes
-		warnings []string       // Result.Warnings
-		reasons  map[string]int // Report.NotImported, counted by reason
-		replies  int            // Report.Replies
+		name       string
+		from, to   []string
+		rules      []string       // as loadProfile summarises them, networks bound
+		notes      []string       // Result.Notes
+		warnings   []string       // Result.Warnings
+		reasons    map[string]int // Report.NotImported, counted by reason
+		replies    int            // Report.Replies
+		essentials int            // Report.Essentials
 	}{
 		{name: "ICMPv4 echo request to a DNS name",
 			from:  []string{named("ping", `{"ipv4":{"protocol":1,"ietf-acldns:dst-dnsname":"cloud.example.com"},"icmp":{"type":8,"code":0}}`)},
@@ -67,14 +68,22 @@ func TestProtocols(t *testing.T) {
 		{name: "SSDP: a multicast group within local-networks is the group",
 			from:  []string{named("ssdp", `{"ipv4":{"protocol":17,"destination-ipv4-network":"239.255.255.250/32"},"udp":{"destination-port":{"operator":"eq","port":1900}},`+local+`}`)},
 			rules: []string{"out ssdp udp 1900 to 239.255.255.250"},
-			notes: []string{"acls.acl[0].aces.ace[0] (f/ssdp): multicast group 239.255.255.250 within local-networks: imported as the group itself, which is reached on the local network"}},
+			notes: []string{"acls.acl[0].aces.ace[0] (f/ssdp): multicast group 239.255.255.250 within local-networks: imported as that address itself, which is reached on the local network only"}},
+		{name: "the limited broadcast address within local-networks is that address",
+			from:  []string{named("bacnet", `{"ipv4":{"protocol":17,"destination-ipv4-network":"255.255.255.255/32"},"udp":{"destination-port":{"port":47808}},`+local+`}`)},
+			rules: []string{"out bacnet udp 47808 to 255.255.255.255"},
+			notes: []string{"acls.acl[0].aces.ace[0] (f/bacnet): broadcast address 255.255.255.255 within local-networks: imported as that address itself, which is reached on the local network only"}},
+		{name: "DHCP client ACEs: essentials.dhcp allows them",
+			from:       []string{named("dhcp", `{"ipv4":{"protocol":17,"destination-ipv4-network":"255.255.255.255/32"},"udp":{"source-port":{"port":68},"destination-port":{"port":67}}}`)},
+			to:         []string{named("dhcp6", `{"ipv6":{"protocol":17},"udp":{"source-port":{"port":547},"destination-port":{"port":546}}}`)},
+			essentials: 2},
 		{name: "a unicast network within local-networks is still an intersection",
 			from:    []string{named("lan", `{"ipv4":{"destination-ipv4-network":"192.168.1.0/24"},`+local+`}`)},
 			reasons: map[string]int{mud.ReasonIntersection: 1}},
 		{name: "an IPv6 group without a prefix length is one address",
 			from:     []string{named("ssdp6", `{"ipv6":{"protocol":17,"destination-ipv6-network":"ff05::c"},"udp":{"destination-port":{"operator":"eq","port":1900}},`+local+`}`)},
 			rules:    []string{"out ssdp6 udp 1900 to ff05::c"},
-			notes:    []string{"acls.acl[0].aces.ace[0] (f/ssdp6): multicast group ff05::c within local-networks: imported as the group itself, which is reached on the local network"},
+			notes:    []string{"acls.acl[0].aces.ace[0] (f/ssdp6): multicast group ff05::c within local-networks: imported as that address itself, which is reached on the local network only"},
 			warnings: []string{`t.json:1:334: acls.acl[0].aces.ace[0].matches.ipv6.destination-ipv6-network: "ff05::c" has no prefix length; read as ff05::c/128`}},
 		{name: "[] for an empty leaf",
 			from:     []string{named("lan", `{"ipv4":{"protocol":6},"tcp":{"destination-port":{"port":80}},"ietf-mud:mud":{"local-networks":[]}}`)},
@@ -134,6 +143,9 @@ func TestProtocols(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.reasons, reasons); diff != "" {
 				t.Errorf("Report.NotImported by reason (-want +got):\n%s", diff)
+			}
+			if res.Report.Essentials != tc.essentials {
+				t.Errorf("Report.Essentials = %d, want %d", res.Report.Essentials, tc.essentials)
 			}
 			if res.Report.Replies != tc.replies {
 				t.Errorf("Report.Replies = %d, want %d", res.Report.Replies, tc.replies)

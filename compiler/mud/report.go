@@ -22,6 +22,8 @@ type Report struct {
 	Rules   int // rules in the profile: egress.allow plus inbound.services
 	Replies int // ACEs that only carry replies, which inbound.policy lets through
 	Drops   int // drop and reject ACEs, not needed: devfence drops what no rule allows
+	// Essentials are the DHCP client ACEs, which essentials.dhcp allows.
+	Essentials int
 	// NotImported lists each ACE that became no rule and is neither a reply
 	// nor a drop, in the order the policies read them (unreferenced ACLs
 	// last).
@@ -38,13 +40,13 @@ type ACEOutcome struct {
 // aceFate is what became of one ACE.
 type aceFate struct {
 	path, name string
-	kind       string // "rule", "reply", "drop" or "not-imported"
+	kind       string // "rule", "reply", "essential", "drop" or "not-imported"
 	reason     string // for not-imported
 }
 
 // fateRank orders the outcomes of one ACE read by both policies (its ACL
 // is referenced from each): what it became in one of them counts.
-var fateRank = map[string]int{"not-imported": 0, "drop": 0, "reply": 1, "rule": 2}
+var fateRank = map[string]int{"not-imported": 0, "drop": 0, "essential": 1, "reply": 1, "rule": 2}
 
 // outcome records what became of the ACE at path. An ACE read twice counts
 // once, as the best of its outcomes: a rule, else a reply.
@@ -71,6 +73,8 @@ func (c *converter) makeReport() Report {
 			r.Replies++
 		case "drop":
 			r.Drops++
+		case "essential":
+			r.Essentials++
 		case "not-imported":
 			r.NotImported = append(r.NotImported, ACEOutcome{Path: f.path, Name: f.name, Reason: f.reason})
 		}
