@@ -123,6 +123,9 @@ func forwarding(v *value) string {
 	if acts == nil {
 		acts = find(find(v, "matches"), "actions")
 	}
+	if find(acts, "deny") != nil { // with an accept too, it is still not an accept for sure
+		return ""
+	}
 	if f := find(acts, "forwarding"); f != nil && f.kind == kString {
 		return localName(f.s)
 	}
@@ -132,9 +135,9 @@ func forwarding(v *value) string {
 	return ""
 }
 
-// skip records an accepting ACE that becomes no rule: a line of Unmapped and
-// an outcome in the report.
-func (c *converter) skip(path, origin, reason, format string, args ...any) error {
+// notImported records an accepting ACE that becomes no rule: a line of
+// Unmapped and an outcome in the report.
+func (c *converter) notImported(path, origin, reason, format string, args ...any) error {
 	c.note(format, args...)
 	c.outcome(path, origin, "not-imported", reason)
 	return nil
@@ -206,7 +209,7 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 				reason = ReasonEthernet
 			}
 		}
-		return c.skip(path, origin, reason, "%s: %s; devfence cannot match this, ACE not imported", where, strings.Join(e.unsupported, "; "))
+		return c.notImported(path, origin, reason, "%s: %s; devfence cannot match this, ACE not imported", where, strings.Join(e.unsupported, "; "))
 	}
 	proto, family := profileProto(e.proto, e.family, e.icmpEither)
 
@@ -230,11 +233,11 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 	}
 	for _, p := range []*portMatch{devPort, peerPort} {
 		if p != nil && len(p.ranges) == 0 {
-			return c.skip(path, origin, ReasonNoPort, "%s: port %s matches no port from 1 to 65535; ACE not imported", where, p.desc)
+			return c.notImported(path, origin, ReasonNoPort, "%s: port %s matches no port from 1 to 65535; ACE not imported", where, p.desc)
 		}
 	}
 	if len(devSide) > 0 {
-		return c.skip(path, origin, ReasonDeviceAddr, "%s: %s is the device's own address, which devfence rules do not match; ACE not imported", where, devSide[0].desc)
+		return c.notImported(path, origin, ReasonDeviceAddr, "%s: %s is the device's own address, which devfence rules do not match; ACE not imported", where, devSide[0].desc)
 	}
 	peers = append(peers, e.classes...)
 	if g, ok := multicastLocal(peers); ok {
@@ -246,7 +249,7 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 		for i, p := range peers {
 			descs[i] = p.desc
 		}
-		return c.skip(path, origin, ReasonIntersection, "%s: the peer must be all of %s at once; devfence cannot match an intersection, ACE not imported", where, strings.Join(descs, " and "))
+		return c.notImported(path, origin, ReasonIntersection, "%s: the peer must be all of %s at once; devfence cannot match an intersection, ACE not imported", where, strings.Join(descs, " and "))
 	}
 	var p *peer
 	if len(peers) == 1 {
@@ -281,7 +284,7 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 		known = false
 	}
 	if !known {
-		return c.skip(path, origin, ReasonDirection, "%s: %s ACE with %s and no ietf-mud:direction-initiated: cannot tell who opens the connection; replies to the device's own connections pass anyway, no inbound service was made", where, pol, portsDesc(devPort, peerPort))
+		return c.notImported(path, origin, ReasonDirection, "%s: %s ACE with %s and no ietf-mud:direction-initiated: cannot tell who opens the connection; replies to the device's own connections pass anyway, no inbound service was made", where, pol, portsDesc(devPort, peerPort))
 	}
 	if deviceOpens != (pol == fromDevice) {
 		if !slices.Contains(c.replies, origin) {
@@ -292,15 +295,15 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 	}
 	for _, d := range *drops {
 		if mayOverlap(d.e, e) {
-			return c.skip(path, origin, ReasonDropOverlap, "%s: the earlier %s ACE %s may carve an exception out of it, which devfence cannot express; ACE not imported", where, d.kind(), d.name)
+			return c.notImported(path, origin, ReasonDropOverlap, "%s: the earlier %s ACE %s may carve an exception out of it, which devfence cannot express; ACE not imported", where, d.kind(), d.name)
 		}
 	}
 
 	if pol == fromDevice && devPort != nil {
-		return c.skip(path, origin, ReasonDevicePort, "%s: %s %s fixes the device's own port; devfence egress rules match the peer's port only, ACE not imported", where, devPath, devPort.desc)
+		return c.notImported(path, origin, ReasonDevicePort, "%s: %s %s fixes the device's own port; devfence egress rules match the peer's port only, ACE not imported", where, devPath, devPort.desc)
 	}
 	if pol == toDevice && peerPort != nil {
-		return c.skip(path, origin, ReasonPeerPort, "%s: %s %s fixes the peer's port; devfence inbound services match the device's port only, ACE not imported", where, peerPath, peerPort.desc)
+		return c.notImported(path, origin, ReasonPeerPort, "%s: %s %s fixes the peer's port; devfence inbound services match the device's port only, ACE not imported", where, peerPath, peerPort.desc)
 	}
 	if p != nil {
 		c.useNetwork(p)
