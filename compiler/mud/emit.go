@@ -68,6 +68,12 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 			fmt.Fprintf(b, "#   - %d:%d: %s: %s\n", e.Line, e.Column, e.Path, oneLine(e.Message))
 		}
 	}
+	if len(c.warnings) > 0 {
+		fmt.Fprintf(b, "#\n# Read as meant, though the RFCs write it otherwise (%d):\n", len(c.warnings))
+		for _, e := range c.warnings {
+			fmt.Fprintf(b, "#   - %d:%d: %s: %s\n", e.Line, e.Column, e.Path, oneLine(e.Message))
+		}
+	}
 	if len(c.notes) > 0 {
 		fmt.Fprintf(b, "#\n# Imported with a note (%d):\n", len(c.notes))
 		for _, n := range c.notes {
