@@ -40,9 +40,8 @@ type ace struct {
 	dstPeer        []peer // from destination-* matches
 	classes        []peer // from the ietf-mud:mud match, which names the peer in either policy
 	unsupported    []string
-	icmpType       int      // -1: no type match
 	icmpEither     bool     // an icmp match with no IP family: ICMPv4 or ICMPv6
-	types          []string // the profile's types, from icmpType
+	types          []string // the profile's types: the ICMP type's name, if matched
 	forwarding     string   // accept, drop or reject
 	logging        bool
 	unknownActions []string
@@ -157,7 +156,7 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 	}
 	where := fmt.Sprintf("%s (%s)", path, origin)
 
-	e := &ace{proto: protoAny, family: a.family, icmpType: -1}
+	e := &ace{proto: protoAny, family: a.family}
 	mv, mpath, err := o.get("matches")
 	if err != nil {
 		return err

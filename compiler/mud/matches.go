@@ -235,7 +235,7 @@ func (c *converter) readICMP(e *ace, v *value, path string) error {
 		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %d (devfence matches whole ICMP types, not codes)", cpath, code))
 		return nil
 	}
-	e.icmpType, e.types = t, []string{name}
+	e.types = []string{name}
 	return nil
 }
 
