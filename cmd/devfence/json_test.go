@@ -72,6 +72,7 @@ func TestJSONGoldens(t *testing.T) {
 	onEachKernel(t, func(t *testing.T, ns string) {
 		state := t.TempDir()
 		mudOut := filepath.Join(t.TempDir(), "bulb.yaml")
+		sensorOut := filepath.Join(t.TempDir(), "sensor.yaml")
 		type jsonCase struct {
 			name    string // the golden file's
 			command string
@@ -86,6 +87,10 @@ func TestJSONGoldens(t *testing.T) {
 			{name: "import-mud", command: "import-mud", args: []string{"--bind", "local-networks=192.168.1.0/24", root + "examples/mud/classes.json"}, policy: true},
 			{name: "import-mud-output", command: "import-mud", args: []string{"-o", mudOut, root + "examples/mud/classes.json"}, policy: true,
 				normal: []normalRule{{regexp.MustCompile(regexp.QuoteMeta(mudOut)), 1, "OUTPUT"}}},
+			// A file with a defective ACE, input read despite the RFCs, replies
+			// and rules: every part of the report.
+			{name: "import-mud-report", command: "import-mud", args: []string{"-o", sensorOut, root + "compiler/mud/testdata/thirdparty/osmud-sensor.json"}, policy: true,
+				normal: []normalRule{{regexp.MustCompile(regexp.QuoteMeta(sensorOut)), 1, "OUTPUT"}}},
 			{name: "compile", command: "compile", args: []string{smartPlug}},
 			{name: "diff", command: "diff", args: []string{"--netns", ns, babyMonitor}, code: exitProfile,
 				normal: []normalRule{netnsName(ns, 2)}},

@@ -49,7 +49,7 @@ func TestQuietAndVerbose(t *testing.T) {
 			stdout: "# Not imported (2)", noStderr: true},
 		{name: "import-mud: -q before the command", args: []string{"-q", "import-mud", mudFile}, policies: true, noStderr: true},
 		{name: "import-mud: -q keeps the --strict error", args: []string{"import-mud", "-q", "--strict", mudFile}, policies: true, code: exitProfile,
-			stderr: []string{"--strict: 2 not imported, 2 networks left empty"}, stderrNot: []string{"not imported: mud."}},
+			stderr: []string{"--strict: 2 not imported, 0 skipped as defective, 2 networks left empty"}, stderrNot: []string{"not imported: mud."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.policies && !hasPolicies {

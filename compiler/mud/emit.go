@@ -20,7 +20,7 @@ const defaultQuota = "1MiB/1h"
 
 func (c *converter) result() *Result {
 	c.nameRules()
-	res := &Result{Unmapped: c.unmapped}
+	res := &Result{Unmapped: c.unmapped, Notes: c.notes, Warnings: c.warnings, Skipped: c.skipped, Report: c.makeReport()}
 	for _, n := range c.netList {
 		if len(n.addrs) == 0 {
 			res.Unbound = append(res.Unbound, n.name)
@@ -51,13 +51,38 @@ func (c *converter) writeHeader(b *bytes.Buffer, unbound []string) {
 		}
 	}
 	b.WriteString("#\n")
-	if len(c.unmapped) == 0 {
+	switch {
+	case len(c.unmapped) == 0 && len(c.skipped) == 0:
 		b.WriteString("# Every construct of the MUD file was imported.\n")
-	} else {
+	case len(c.unmapped) == 0:
+		b.WriteString("# Every construct of the MUD file but the defective ones below was imported.\n")
+	default:
 		fmt.Fprintf(b, "# Not imported (%d); review each: devfence drops what no rule below allows:\n", len(c.unmapped))
 		for _, u := range c.unmapped {
 			fmt.Fprintf(b, "#   - %s\n", oneLine(u))
 		}
+	}
+	if len(c.skipped) > 0 {
+		fmt.Fprintf(b, "#\n# Skipped as defective (%d); the rest of the file was imported:\n", len(c.skipped))
+		for _, e := range c.skipped {
+			fmt.Fprintf(b, "#   - %d:%d: %s: %s\n", e.Line, e.Column, e.Path, oneLine(e.Message))
+		}
+	}
+	if len(c.warnings) > 0 {
+		fmt.Fprintf(b, "#\n# Read as meant, though the RFCs write it otherwise (%d):\n", len(c.warnings))
+		for _, e := range c.warnings {
+			fmt.Fprintf(b, "#   - %d:%d: %s: %s\n", e.Line, e.Column, e.Path, oneLine(e.Message))
+		}
+	}
+	if len(c.notes) > 0 {
+		fmt.Fprintf(b, "#\n# Imported with a note (%d):\n", len(c.notes))
+		for _, n := range c.notes {
+			fmt.Fprintf(b, "#   - %s\n", n)
+		}
+	}
+	if len(c.essential) > 0 {
+		b.WriteString("#\n# DHCP client, allowed by essentials.dhcp (on by default; no rule needed):\n")
+		wrap(b, "#   ", c.essential)
 	}
 	if len(c.replies) > 0 {
 		b.WriteString("#\n# Replies only, let through by inbound.policy established-only (no rule needed):\n")
@@ -140,10 +165,15 @@ func (c *converter) writeRules(b *bytes.Buffer, inbound bool) {
 			fmt.Fprintf(b, "      to: %s\n", c.targets(r))
 		}
 		fmt.Fprintf(b, "      proto: %s\n", r.proto)
-		if r.port.lo == r.port.hi {
+		switch {
+		case !hasPorts(r.proto):
+		case r.port.lo == r.port.hi:
 			fmt.Fprintf(b, "      port: %d\n", r.port.lo)
-		} else {
+		default:
 			fmt.Fprintf(b, "      port: %q\n", r.port.String())
+		}
+		if len(r.types) > 0 {
+			fmt.Fprintf(b, "      types: %s\n", flow(r.types))
 		}
 		if inbound {
 			fmt.Fprintf(b, "      from: %s\n", c.targets(r))

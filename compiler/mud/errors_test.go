@@ -3,7 +3,10 @@ package mud_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/devfence/devfence/compiler/mud"
 )
@@ -24,6 +27,8 @@ func TestErrors(t *testing.T) {
 	tests := []struct {
 		name, in, err string
 	}{
+		{"ACL inlined in the policy", `{"ietf-mud:mud":{"from-device-policy":{"access-lists":{"access-list":[{"name":"a","aces":{"ace":[]}}]}}}}`,
+			`t.json:1:90: mud.from-device-policy.access-lists.access-list[0].aces: an ACL written inside the policy; RFC 8520 expects each ACL in ietf-access-control-list:acls (acl list) and the policy to reference it by name only`},
 		// JSON syntax: the position of the offending byte, and its offset.
 		{"empty file", "  \n", "t.json:1:1: malformed JSON at byte offset 0: the file is empty"},
 		{"truncated", `{"ietf-mud:mud": {`,
@@ -47,10 +52,31 @@ func TestErrors(t *testing.T) {
 			`t.json:1:79: mud.from-device-policy.access-lists.access-list[0].name: ACL "a" is not defined in acls.acl`},
 		{"no acls at all", `{"ietf-mud:mud":{` + policy + `}}`,
 			`t.json:1:79: mud.from-device-policy.access-lists.access-list[0].name: ACL "a" is not defined: the file has no ietf-access-control-list:acls`},
-		{"ACL defined twice", `{"ietf-mud:mud":{` + policy + `},"ietf-access-control-list:acls":{"acl":[{"name":"a"},{"name":"a"}]}}`,
-			`t.json:1:141: acls.acl[1]: ACL name "a" is already used by acls.acl[0]`},
 		{"ACL without name", `{"ietf-mud:mud":{` + policy + `},"ietf-access-control-list:acls":{"acl":[{"type":"ipv4-acl-type"}]}}`,
 			"t.json:1:128: acls.acl[0]: the ACL has no name, so no policy can refer to it"},
+	}
+	for _, tc := range tests {
+		res, err := mud.Convert([]byte(tc.in), mud.Options{Source: "t.json"})
+		if err == nil {
+			t.Errorf("%s: no error; got profile:\n%s", tc.name, res.YAML)
+			continue
+		}
+		if err.Error() != tc.err {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, err, tc.err)
+		}
+		var me *mud.Error
+		if !errors.As(err, &me) {
+			t.Errorf("%s: %T is not a *mud.Error", tc.name, err)
+		}
+	}
+}
+
+// TestSkipped: an ACE that breaks RFC 8519/8520 is left out with one
+// positioned line, and the rest of the file is imported.
+func TestSkipped(t *testing.T) {
+	tests := []struct {
+		name, in, err string
+	}{
 		{"ACE not an object", withACE(`"x"`), "t.json:1:155: acls.acl[0].aces.ace[0]: expected an object, got a string"},
 
 		// Ports.
@@ -101,19 +127,101 @@ func TestErrors(t *testing.T) {
 		{"no actions", withACE(`{"name":"x","matches":{}}`), "t.json:1:155: acls.acl[0].aces.ace[0]: the ACE has no actions"},
 		{"no forwarding", withACE(`{"name":"x","actions":{}}`),
 			"t.json:1:177: acls.acl[0].aces.ace[0].actions: no forwarding action (accept, drop or reject)"},
+		{"actions inside matches", withACE(`{"name":"x","matches":{"ipv4":{"protocol":6},"actions":{"forwarding":"accept"}}}`),
+			"t.json:1:210: acls.acl[0].aces.ace[0].matches.actions: actions is inside matches; RFC 8519 puts it beside matches, in the ACE"},
+		{"IPv4 address in an IPv6 network", withACE(aceWith(`{"ipv6":{"destination-ipv6-network":"192.0.2.1"}}`)),
+			`t.json:1:213: acls.acl[0].aces.ace[0].matches.ipv6.destination-ipv6-network: "192.0.2.1" is not an IPv6 prefix`},
 	}
 	for _, tc := range tests {
 		res, err := mud.Convert([]byte(tc.in), mud.Options{Source: "t.json"})
-		if err == nil {
-			t.Errorf("%s: no error; got profile:\n%s", tc.name, res.YAML)
+		if err != nil {
+			t.Errorf("%s: the file failed: %v", tc.name, err)
 			continue
 		}
-		if err.Error() != tc.err {
-			t.Errorf("%s:\n got %s\nwant %s", tc.name, err, tc.err)
+		name := "a/x"
+		if !strings.Contains(tc.in, `"name":"x"`) {
+			name = "a/ace0" // an ACE without a name is called by its index
 		}
-		var me *mud.Error
-		if !errors.As(err, &me) {
-			t.Errorf("%s: %T is not a *mud.Error", tc.name, err)
+		var got []string
+		for _, s := range res.Skipped {
+			got = append(got, s.Error())
 		}
+		want := []string{tc.err + "; ACE acls.acl[0].aces.ace[0] (" + name + ") skipped"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: Skipped (-want +got):\n%s", tc.name, diff)
+		}
+		wantOut := []mud.ACEOutcome{{Path: "acls.acl[0].aces.ace[0]", Name: name, Reason: mud.ReasonDefective}}
+		if diff := cmp.Diff(wantOut, res.Report.NotImported); diff != "" {
+			t.Errorf("%s: Report.NotImported (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+// TestSkippedContext: what skipping an ACE or ACL does to the rest.
+func TestSkippedContext(t *testing.T) {
+	accept := named("web", `{"ipv4":{"protocol":6},"tcp":{"destination-port":{"port":443}}}`)
+	tests := []struct {
+		name    string
+		in      string
+		rules   []string
+		skipped []string
+		warns   []string
+		reasons map[string]int
+	}{
+		{name: "a skipped ACE that may be a drop keeps the later accepts out",
+			in:      twoPolicies([]string{`{"name":"bad","matches":{"ipv4":{"protocol":6}},"actions":{"forwarding":"maybe"}}`, accept}, nil),
+			skipped: []string{`t.json:1:330: acls.acl[0].aces.ace[0].actions.forwarding: unknown forwarding action "maybe" (want accept, drop or reject); ACE acls.acl[0].aces.ace[0] (f/bad) skipped`},
+			reasons: map[string]int{mud.ReasonDefective: 1, mud.ReasonDropOverlap: 1}},
+		{name: "accept and deny at once: maybe a drop",
+			in:      twoPolicies([]string{`{"name":"bad","actions":{"forwarding":"accept","deny":[null]}}`, accept}, nil),
+			skipped: []string{`t.json:1:312: acls.acl[0].aces.ace[0].actions.deny: a second forwarding action; ACE acls.acl[0].aces.ace[0] (f/bad) skipped`},
+			reasons: map[string]int{mud.ReasonDefective: 1, mud.ReasonDropOverlap: 1}},
+		{name: "a skipped accepting ACE leaves the rest as they are",
+			in:      twoPolicies([]string{`{"name":"bad","matches":{"tcp":{"destination-port":{"operator":"eq","port":80,"upper-port":90}}},"actions":{"forwarding":"accept"}}`, accept}, nil),
+			rules:   []string{"out web tcp 443 to 0.0.0.0/0"},
+			skipped: []string{`t.json:1:321: acls.acl[0].aces.ace[0].matches.tcp.destination-port.operator: operator "eq" cannot go with lower-port/upper-port; ACE acls.acl[0].aces.ace[0] (f/bad) skipped`},
+			reasons: map[string]int{mud.ReasonDefective: 1}},
+		{name: "two different ACLs of one name: the second is skipped",
+			in: `{"ietf-mud:mud":{"from-device-policy":{"access-lists":{"access-list":[{"name":"a"}]}}},` +
+				`"ietf-access-control-list:acls":{"acl":[{"name":"a","aces":{"ace":[` + accept + `]}},{"name":"a","aces":{"ace":[` + accept + `,` + accept + `]}}]}}`,
+			rules:   []string{"out web tcp 443 to 0.0.0.0/0"},
+			skipped: []string{`t.json:1:281: acls.acl[1]: ACL name "a" is already used by acls.acl[0]; this ACL (2 ACEs) skipped`},
+			reasons: map[string]int{mud.ReasonDefective: 2}},
+		{name: "an exact copy of an ACL is only warned about",
+			in: `{"ietf-mud:mud":{"from-device-policy":{"access-lists":{"access-list":[{"name":"a"}]}}},` +
+				`"ietf-access-control-list:acls":{"acl":[{"name":"a","aces":{"ace":[` + accept + `]}},{"name":"a","aces":{"ace":[` + accept + `]}}]}}`,
+			rules: []string{"out web tcp 443 to 0.0.0.0/0"},
+			warns: []string{`t.json:1:281: acls.acl[1]: ACL "a" repeats acls.acl[0] exactly; the copy is ignored`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, _, rules := loadBound(t, "t.json", []byte(tc.in))
+			if diff := cmp.Diff(tc.rules, rules); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+			var skipped, warns []string
+			for _, s := range res.Skipped {
+				skipped = append(skipped, s.Error())
+			}
+			for _, w := range res.Warnings {
+				warns = append(warns, w.Error())
+			}
+			if diff := cmp.Diff(tc.skipped, skipped); diff != "" {
+				t.Errorf("Skipped (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.warns, warns); diff != "" {
+				t.Errorf("Warnings (-want +got):\n%s", diff)
+			}
+			var reasons map[string]int
+			for _, o := range res.Report.NotImported {
+				if reasons == nil {
+					reasons = map[string]int{}
+				}
+				reasons[o.Reason]++
+			}
+			if diff := cmp.Diff(tc.reasons, reasons); diff != "" {
+				t.Errorf("Report.NotImported by reason (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/devfence/devfence/compiler"
 	"github.com/devfence/devfence/compiler/mud"
 )
 
@@ -13,7 +12,7 @@ import (
 // profile the loader accepts once every network is bound, the same bytes
 // every time.
 func FuzzConvert(f *testing.F) {
-	for _, dir := range []string{examplesDir, nistDir} {
+	for _, dir := range []string{examplesDir, nistDir, thirdPartyDir} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {
@@ -31,9 +30,7 @@ func FuzzConvert(f *testing.F) {
 		if err != nil {
 			t.Fatalf("binding every unbound network: %v", err)
 		}
-		if _, err := compiler.Parse("f.yaml", bound.YAML); err != nil {
-			t.Fatalf("the bound profile does not load: %v\n%s", err, bound.YAML)
-		}
+		loadProfile(t, "f.yaml", bound.YAML)
 		again, _ := mud.Convert(data, mud.Options{Source: "f.json"})
 		if string(again.YAML) != string(res.YAML) {
 			t.Fatalf("two conversions differ")

@@ -183,6 +183,14 @@ func (v *value) compact(max int) string {
 	return s
 }
 
+// String renders the value whole, keys in document order: two values
+// that read the same render the same.
+func (v *value) String() string {
+	var b strings.Builder
+	v.write(&b)
+	return b.String()
+}
+
 func (v *value) write(b *strings.Builder) {
 	switch v.kind {
 	case kNull:

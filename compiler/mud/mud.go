@@ -31,13 +31,32 @@
 // ranges below or above n within 1-65535; neq n is split into two rules, the
 // ranges below and above n; no port match is "1-65535".
 //
+// Protocols: tcp and udp as above; ICMP (in an IPv4 match) and ICMPv6 (in
+// an IPv6 match) become icmp, an ICMP type its name in types; IGMP becomes
+// igmp, no protocol match any, any other protocol its number. Those have no
+// ports, so who opens is read differently: a from-device ACE is the device
+// sending; a to-device ACE is a peer sending (an inbound service), unless it
+// matches ICMP reply types only or mirrors a from-device ACE of the same
+// protocol and peer, which makes it the replies. A udp ACE between the
+// device's port 68 and the peer's 67 (546 and 547 for DHCPv6) is the DHCP
+// client, which essentials.dhcp allows: it needs no rule.
+//
 // The importer never emits a rule that allows more than the ACE it came from
 // (once its networks are bound to the addresses they stand for). An ACE with a
 // match devfence cannot express (a port on the wrong side, DSCP, ethernet,
-// ICMP, every protocol, two peers at once, a drop ACE before it that may
-// overlap, ...) is not imported at all but listed, both in Result.Unmapped
-// and in a comment block at the top of the profile, so that nothing is
-// dropped silently.
+// an ICMP code, two peers at once, a drop ACE before it that may overlap,
+// ...) is not imported at all but listed, both in Result.Unmapped and in a
+// comment block at the top of the profile, so that nothing is dropped
+// silently. One reading goes past the letter of the file: a multicast group
+// (or 255.255.255.255) intersected with local-networks is that address
+// (Result.Notes says so).
+//
+// An ACE that breaks RFC 8519/8520 (a wrong type, an operator with a range,
+// actions inside matches, ...) is skipped and listed in Result.Skipped, and
+// the rest of the file is imported; if it may have been a drop, the
+// accepting ACEs after it in its policy are not imported either. What breaks
+// the RFCs but can mean one thing only ([] for [null], an address where a
+// prefix is due) is read so, with a line in Result.Warnings.
 package mud
 
 import (
@@ -59,6 +78,18 @@ type Result struct {
 	YAML     []byte   // the profile, ready to write; deterministic bytes
 	Unmapped []string // one line per construct that did not map (also comments at the top of YAML)
 	Unbound  []string // network names that still need a --bind (their lists are empty)
+	// Notes are constructs imported as what they mean rather than as what
+	// they literally say (also comments at the top of YAML).
+	Notes []string
+	// Skipped are the defective ACEs (and ACLs) left out so that the rest
+	// of the file could be imported, positioned as errors are; also
+	// comments at the top of YAML.
+	Skipped []*Error
+	// Warnings are input that breaks the RFCs but has one clear meaning,
+	// which the import used (`[]` for an empty leaf, an address without a
+	// prefix length).
+	Warnings []*Error
+	Report   Report
 }
 
 // Error is a problem in the MUD file that stops the import, positioned in the

@@ -133,15 +133,16 @@ type rule struct {
 	inbound   bool
 	name      string // the ACE's name until nameRules
 	proto     string
-	port      portRange
-	peer      peer // a network (key) or a literal address
-	any       bool // no peer match: every address of anyFamily
-	anyFamily int  // 4, 6, or 0 for both
+	types     []string  // icmp only; empty: every type
+	port      portRange // tcp and udp only
+	peer      peer      // a network (key) or a literal address
+	any       bool      // no peer match: every address of anyFamily
+	anyFamily int       // 4, 6, or 0 for both
 	origins   []string
 }
 
 func (r *rule) same(o *rule) bool {
-	return r.inbound == o.inbound && r.proto == o.proto && r.port == o.port &&
+	return r.inbound == o.inbound && r.proto == o.proto && r.port == o.port && slices.Equal(r.types, o.types) &&
 		r.peer.key == o.peer.key && r.peer.lit == o.peer.lit &&
 		r.any == o.any && r.anyFamily == o.anyFamily
 }
