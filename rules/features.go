@@ -1,6 +1,9 @@
 package rules
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Feature is a kernel capability some part of a table needs. The netlink
 // package probes them (Conn.Probe); Lower fits a table to what a kernel has.
@@ -58,6 +61,28 @@ var Features = []struct {
 type Kernel struct {
 	Release string
 	Has     map[Feature]bool
+	// Notes says why a feature the kernel takes counts as missing.
+	Notes map[Feature]string `json:",omitempty"`
+}
+
+// ElementQuotaNote is why a set element's quota counts as missing on a
+// 32-bit ARM kernel (uname -m armv6* or armv7*), or "". Such a kernel adds
+// the element, then faults when a packet reaches its quota: the quota's
+// 64-bit counter is updated with LDREXD/STREXD, which need 8-byte
+// alignment, and Linux 5.10 up to at least 5.10.223 places a hash set
+// element's data at 4 bytes past it (struct nft_rhash_elem is a 4-byte
+// rhash_head, then the extension data, whose expression area is 8-aligned
+// only relative to itself): "Unhandled fault: alignment exception", PC at
+// nft_quota_eval, and the kernel oopses. Later stable kernels happen to
+// align it (a u32 added before the data), but which vendor kernel has
+// that cannot be probed without risking the oops, so every 32-bit ARM
+// kernel gets the bucket (rules.QuotaBucket). Other 32-bit CPUs (MIPS,
+// x86, ARMv5) do 64-bit atomics without that alignment need.
+func ElementQuotaNote(machine string) string {
+	if strings.HasPrefix(machine, "armv6") || strings.HasPrefix(machine, "armv7") {
+		return "a 32-bit ARM kernel may fault on a set element's quota (alignment); metered with a byte token bucket instead"
+	}
+	return ""
 }
 
 // Lacks reports whether the probe found f missing. A feature the probe did

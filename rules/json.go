@@ -135,9 +135,11 @@ type (
 		ValUnit string `json:"val_unit"`
 	}
 	jLimit struct {
-		Rate  uint64 `json:"rate"`
-		Per   string `json:"per"`
-		Burst uint32 `json:"burst"`
+		Rate      uint64 `json:"rate"`
+		RateUnit  string `json:"rate_unit,omitempty"`
+		Per       string `json:"per"`
+		Burst     uint32 `json:"burst"`
+		BurstUnit string `json:"burst_unit,omitempty"`
 	}
 	jFib struct {
 		Result string   `json:"result"`
@@ -426,11 +428,11 @@ func stmtJSON(s Stmt) (any, error) {
 			d.Stmt = []any{obj("quota", jQuota{Val: s.Quota, ValUnit: "bytes"})}
 		case s.Limit != nil:
 			// Not "over": it matches while the key's rate holds.
-			d.Stmt = []any{obj("limit", jLimit{Rate: s.Limit.Rate, Per: s.Limit.Unit, Burst: s.Limit.Burst})}
+			d.Stmt = []any{obj("limit", limitJSON(*s.Limit))}
 		}
 		return obj("set", d), nil
 	case Limit:
-		return obj("limit", jLimit{Rate: s.Rate, Per: s.Unit, Burst: s.Burst}), nil
+		return obj("limit", limitJSON(s)), nil
 	case Log:
 		return obj("log", jLog{Prefix: clean(s.Prefix), Group: s.Group}), nil
 	case Counter:
@@ -463,4 +465,13 @@ func keyJSON(k Key) any {
 func clean(s string) string {
 	q := quote(s)
 	return q[1 : len(q)-1]
+}
+
+// limitJSON is a limit as libnftables writes it: units only for bytes.
+func limitJSON(l Limit) jLimit {
+	j := jLimit{Rate: l.Rate, Per: l.Unit, Burst: l.Burst}
+	if l.Bytes {
+		j.RateUnit, j.BurstUnit = "bytes", "bytes"
+	}
+	return j
 }

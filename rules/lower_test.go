@@ -114,3 +114,90 @@ func TestLowerRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaBucket: the bucket passes n-1 bytes like a quota of n, with the
+// longest unit whose bucket in nanoseconds stays below 2^62.
+func TestQuotaBucket(t *testing.T) {
+	for _, tc := range []struct {
+		n    uint64
+		want Limit
+		ok   bool
+	}{
+		{16 << 10, Limit{Rate: 1, Unit: "day", Burst: 16<<10 - 2, Bytes: true}, true},
+		{1 << 20, Limit{Rate: 1, Unit: "hour", Burst: 1<<20 - 2, Bytes: true}, true},
+		{64 << 20, Limit{Rate: 1, Unit: "minute", Burst: 64<<20 - 2, Bytes: true}, true},
+		{4 << 30, Limit{Rate: 1, Unit: "second", Burst: 4<<30 - 2, Bytes: true}, true},
+		{4<<30 + 2, Limit{}, false}, // the burst is 32 bits
+		{1, Limit{}, false},
+	} {
+		got, ok := QuotaBucket(tc.n)
+		if d := cmp.Diff(tc.want, got); d != "" || ok != tc.ok {
+			t.Errorf("QuotaBucket(%d) ok %v, want %v (-want +got):\n%s", tc.n, ok, tc.ok, d)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		secs := map[string]uint64{"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1}[got.Unit]
+		if ns := secs * 1e9 * (got.Rate + uint64(got.Burst)); ns >= 1<<62 || got.Rate+uint64(got.Burst) != tc.n-1 {
+			t.Errorf("QuotaBucket(%d): a bucket of %d ns holding %d bytes", tc.n, ns, got.Rate+uint64(got.Burst))
+		}
+	}
+}
+
+// TestLowerQuotaToBucket: where a set element's quota is unsafe, each one
+// becomes its bucket in place; a quota no bucket stands for is refused.
+func TestLowerQuotaToBucket(t *testing.T) {
+	key := Key{Family: IPv4, Field: Dst}
+	tbl := &Table{Family: "inet", Name: "t",
+		Sets: []*Set{{Name: "q", Key: KeyIPv4, Flags: FlagDynamic | FlagTimeout, Size: 8}},
+		Chains: []*Chain{{Name: "output", Hook: HookOutput, Policy: Drop, Rules: []*Rule{
+			{Comment: "metered", Stmts: []Stmt{DynsetUpdate{Op: SetAdd, Set: "q", Key: key, Quota: 1 << 20},
+				DynsetUpdate{Op: SetAdd, Set: "total", Key: Key{NFProto: true}, Quota: 64 << 20}, Verdict{Kind: Accept}}},
+			{Comment: "replies", Stmts: []Stmt{DynsetUpdate{Op: SetAdd, Set: "q", Key: key, Limit: &Limit{Rate: 10, Unit: "second", Burst: 20}}}},
+		}}}}
+	before := tbl.String()
+	arm := &Kernel{Release: "5.10.0-32-armmp-lpae", Has: map[Feature]bool{FeatDynsetQuota: false},
+		Notes: map[Feature]string{FeatDynsetQuota: ElementQuotaNote("armv7l")}}
+	low, err := Lower(tbl, arm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`add @q { ip daddr limit rate 1 bytes/hour burst 1048574 bytes } add @total { meta nfproto limit rate 1 bytes/minute burst 67108862 bytes } accept comment "metered"`,
+		`add @q { ip daddr limit rate 10/second burst 20 packets } comment "replies"`,
+	}
+	if d := cmp.Diff(want, ruleTexts(low)); d != "" {
+		t.Errorf("lowered rules (-want +got):\n%s", d)
+	}
+	if tbl.String() != before {
+		t.Errorf("Lower changed its input table")
+	}
+
+	tbl.Chains[0].Rules[0].Stmts[0] = DynsetUpdate{Op: SetAdd, Set: "q", Key: key, Quota: 8 << 30}
+	if _, err := Lower(tbl, arm); err == nil || !strings.Contains(err.Error(), "metered: kernel 5.10.0-32-armmp-lpae lacks dynset-quota") {
+		t.Errorf("an 8 GiB quota on the bucket kernel: %v, want it refused", err)
+	}
+	noLimit := &Kernel{Release: "x", Has: map[Feature]bool{FeatDynsetQuota: false, FeatDynsetLimit: false}}
+	if _, err := Lower(lowerTableWithQuota(), noLimit); err == nil {
+		t.Errorf("no element quota and no element limit: lowered, want refused")
+	}
+}
+
+func lowerTableWithQuota() *Table {
+	return &Table{Family: "inet", Name: "t", Chains: []*Chain{{Name: "output", Hook: HookOutput, Policy: Drop, Rules: []*Rule{
+		{Comment: "metered", Stmts: []Stmt{DynsetUpdate{Op: SetAdd, Set: "q", Key: Key{Family: IPv4, Field: Dst}, Quota: 1 << 20}}}}}}}
+}
+
+// TestElementQuotaNote: only 32-bit ARM kernels with LDREXD (ARMv6 and
+// up) get the bucket; an arm64 kernel shows 32-bit tasks "armv8l".
+func TestElementQuotaNote(t *testing.T) {
+	for machine, want := range map[string]bool{
+		"armv7l": true, "armv6l": true, "armv5tejl": false, "armv8l": false, "aarch64": false,
+		"mips": false, "x86_64": false, "i686": false, "s390x": false,
+	} {
+		if got := ElementQuotaNote(machine) != ""; got != want {
+			t.Errorf("ElementQuotaNote(%q) notes %v, want %v", machine, got, want)
+		}
+	}
+}

@@ -410,14 +410,21 @@ func (d DynsetUpdate) String() string {
 // Limit is a rate limit in packets.
 type Limit struct {
 	Rate  uint64
-	Unit  string // second, minute, hour, day
+	Unit  string // second, minute, hour, day, week
 	Burst uint32 // packets; nft's default is 5
+	// Bytes makes it a byte token bucket: Rate bytes per Unit, Burst
+	// bytes. Lower uses one as a per-peer quota where a set element's
+	// quota is unsafe (see LowerQuota).
+	Bytes bool `json:",omitempty"`
 }
 
 // DefaultBurst is the burst nft gives a limit that names none.
 const DefaultBurst = 5
 
 func (l Limit) String() string {
+	if l.Bytes {
+		return fmt.Sprintf("limit rate %d bytes/%s burst %d bytes", l.Rate, l.Unit, l.Burst)
+	}
 	s := fmt.Sprintf("limit rate %d/%s", l.Rate, l.Unit)
 	if l.Burst != DefaultBurst {
 		s += fmt.Sprintf(" burst %d packets", l.Burst)

@@ -70,13 +70,14 @@ func probeAction(c *cli.Context) error {
 			Feature   rules.Feature `json:"feature"`
 			Available bool          `json:"available"`
 			What      string        `json:"what"`
+			Note      string        `json:"note,omitempty"`
 		}
 		out := struct {
 			Kernel   string `json:"kernel"`
 			Features []row  `json:"features"`
 		}{Kernel: k.Release}
 		for _, f := range rules.Features {
-			out.Features = append(out.Features, row{f.Feature, k.Has[f.Feature], f.What})
+			out.Features = append(out.Features, row{f.Feature, k.Has[f.Feature], f.What, k.Notes[f.Feature]})
 		}
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
@@ -89,7 +90,11 @@ func probeAction(c *cli.Context) error {
 		if k.Has[f.Feature] {
 			yes = "yes"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", f.Feature, yes, k.Release, f.What)
+		what := f.What
+		if n := k.Notes[f.Feature]; n != "" {
+			what += " (" + n + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", f.Feature, yes, k.Release, what)
 	}
 	return w.Flush()
 }

@@ -64,6 +64,9 @@ type Quota struct {
 	Budget  uint64      `json:"budget_bytes"`
 	Window  Duration    `json:"window_s"`
 	Peers   []QuotaUsed `json:"peers"`
+	// Bucket: the kernel meters with a byte token bucket
+	// (rules.QuotaBucket), which does not report what was used.
+	Bucket bool `json:"use_unknown,omitempty"`
 }
 
 // QuotaUsed is what one destination (or family, for egress.total) used.
@@ -143,7 +146,7 @@ func Status(k Kernel, family, name string, profile *rules.Table, stateDir string
 	// The rules say which sets hold consent (updated without a quota) and
 	// which meter (added to with a quota); the names are the compiler's
 	// business.
-	consent, quotas := map[string]bool{}, map[string]uint64{}
+	consent, quotas, buckets := map[string]bool{}, map[string]uint64{}, map[string]bool{}
 	for _, ch := range live.Chains {
 		for _, rule := range ch.Rules {
 			for _, s := range rule.Stmts {
@@ -151,6 +154,9 @@ func Status(k Kernel, family, name string, profile *rules.Table, stateDir string
 				case rules.DynsetUpdate:
 					if s.Quota > 0 {
 						quotas[s.Set] = s.Quota
+					} else if l := s.Limit; l != nil && l.Bytes {
+						// The profile's budget: the bucket passes n-1 bytes.
+						quotas[s.Set], buckets[s.Set] = l.Rate+uint64(l.Burst)+1, true
 					} else if s.Op == rules.SetUpdate {
 						consent[s.Set] = true
 					}
@@ -167,13 +173,17 @@ func Status(k Kernel, family, name string, profile *rules.Table, stateDir string
 				r.Consent = append(r.Consent, Peer{Address: e.String(), Set: s.Name, Expires: Duration(e.Expires)})
 			}
 		case quotas[s.Name] > 0:
-			q := Quota{Set: s.Name, Comment: s.Comment, Budget: quotas[s.Name], Window: Duration(s.Timeout), Peers: []QuotaUsed{}}
+			q := Quota{Set: s.Name, Comment: s.Comment, Budget: quotas[s.Name], Window: Duration(s.Timeout), Peers: []QuotaUsed{}, Bucket: buckets[s.Name]}
 			for _, e := range s.Elements {
 				key := e.String()
 				if s.Key == rules.KeyNFProto {
 					key = map[byte]string{2: "ipv4", 10: "ipv6"}[e.Proto]
 				}
-				q.Peers = append(q.Peers, QuotaUsed{Key: key, Used: e.QuotaUsed, Budget: e.QuotaMax, Resets: Duration(e.Expires)})
+				budget := e.QuotaMax
+				if q.Bucket {
+					budget = q.Budget
+				}
+				q.Peers = append(q.Peers, QuotaUsed{Key: key, Used: e.QuotaUsed, Budget: budget, Resets: Duration(e.Expires)})
 			}
 			slices.SortFunc(q.Peers, func(a, b QuotaUsed) int { return cmp.Or(cmp.Compare(b.Used, a.Used), strings.Compare(a.Key, b.Key)) })
 			r.Quotas = append(r.Quotas, q)
@@ -278,6 +288,10 @@ func (r *Report) LiveText() string {
 		}
 		fmt.Fprintf(&b, "quota %s (set %s): %d in use\n", label, q.Set, len(q.Peers))
 		for _, u := range q.Peers {
+			if q.Bucket {
+				fmt.Fprintf(&b, "  %-40s use not reported by this kernel's meter, resets in %s\n", u.Key, u.Resets)
+				continue
+			}
 			fmt.Fprintf(&b, "  %-40s %s of %s used, resets in %s\n", u.Key, iec(u.Used), iec(u.Budget), u.Resets)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -232,41 +233,72 @@ func applyWithNFT(t testing.TB, lab *netlab.Lab, path string) {
 	}
 }
 
-// applyLowered puts the profile in force as it would be on a kernel
-// without the inner-header payload base (Linux 5.10): built as the CLI
-// builds it, lowered by rules.Lower (@ih matches become @th at each TCP
-// data offset) and sent by the product's netlink encoder. It fails the
-// test unless the lowering did replace every @ih match.
-func applyLowered(t testing.TB, lab *netlab.Lab, yaml string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "profile.yaml")
-	if err := os.WriteFile(path, []byte(expand(t, lab, yaml)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	engineOnce.Do(func() { engine, engineErr = policies.New(context.Background(), policies.Options{}) })
-	if engineErr != nil {
-		t.Fatalf("policies: %v", engineErr)
-	}
-	res, err := pipeline.Build(context.Background(), path, pipeline.Options{Policies: engine})
-	if err != nil {
-		t.Fatalf("build %s: %v", path, err)
-	}
-	low, err := rules.Lower(res.Table, &rules.Kernel{Release: "no @ih", Has: map[rules.Feature]bool{rules.FeatPayloadInner: false}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if text := low.String(); strings.Contains(text, "@ih") || !strings.Contains(text, "tcp doff") {
-		t.Fatalf("the lowered table still matches @ih or has no tcp doff:\n%s", text)
-	}
-	conn, err := netlink.Open(lab.Device.NetNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Apply(rules.Replace(low)); err != nil {
-		t.Fatalf("apply the lowered table: %v", err)
+// applyFitted is an apply that puts the profile in force as it would be
+// on kernel k: built as the CLI builds it, fitted by rules.Lower and sent
+// by the product's netlink encoder. It fails the test unless the lowered
+// table contains want and not gone, the proof that the lowering happened.
+func applyFitted(k *rules.Kernel, want, gone string) func(testing.TB, *netlab.Lab, string) {
+	return func(t testing.TB, lab *netlab.Lab, yaml string) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "profile.yaml")
+		if err := os.WriteFile(path, []byte(expand(t, lab, yaml)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		engineOnce.Do(func() { engine, engineErr = policies.New(context.Background(), policies.Options{}) })
+		if engineErr != nil {
+			t.Fatalf("policies: %v", engineErr)
+		}
+		res, err := pipeline.Build(context.Background(), path, pipeline.Options{Policies: engine})
+		if err != nil {
+			t.Fatalf("build %s: %v", path, err)
+		}
+		conn, err := netlink.Open(lab.Device.NetNS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// k on top of what the running kernel lacks, as apply would fit
+		// it there: a lab kernel may need more than k says (a 32-bit ARM
+		// 5.10 lacks @ih and faults on element quotas).
+		here, err := conn.Probe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		both := &rules.Kernel{Release: k.Release + " on " + here.Release, Has: maps.Clone(here.Has), Notes: here.Notes}
+		for f, has := range k.Has {
+			both.Has[f] = both.Has[f] && has
+		}
+		low, err := rules.Lower(res.Table, both)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := low.String(); strings.Contains(text, gone) || !strings.Contains(text, want) {
+			t.Fatalf("the table lowered for kernel %q still has %q or lacks %q:\n%s", both.Release, gone, want, text)
+		}
+		if _, err := conn.Apply(rules.Replace(low)); err != nil {
+			t.Fatalf("apply the lowered table: %v", err)
+		}
 	}
 }
+
+// applyLowered: as on a kernel without the inner-header payload base
+// (Linux 5.10), where @ih matches become @th at each TCP data offset.
+var applyLowered = applyFitted(&rules.Kernel{Release: "no @ih", Has: map[rules.Feature]bool{rules.FeatPayloadInner: false}},
+	"tcp doff", "@ih")
+
+// applyBucketed: as on a 32-bit ARM kernel, where every set element's
+// quota becomes a byte token bucket (rules.QuotaBucket).
+var applyBucketed = applyFitted(&rules.Kernel{Release: "32-bit ARM", Has: map[rules.Feature]bool{rules.FeatDynsetQuota: false},
+	Notes: map[rules.Feature]string{rules.FeatDynsetQuota: rules.ElementQuotaNote("armv7l")}},
+	" bytes/", "quota until")
+
+// meterForms are the two forms of the per-peer and total meters: as
+// compiled (a quota per set element) and as fitted to a 32-bit ARM kernel
+// (a byte token bucket per set element).
+var meterForms = []struct {
+	name  string
+	apply func(testing.TB, *netlab.Lab, string)
+}{{"quota", applyProfile}, {"bucket", applyBucketed}}
 
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)

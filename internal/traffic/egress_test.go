@@ -111,38 +111,40 @@ egress:
 func TestQuotaStopsFloodToNonConsentingPeer(t *testing.T) {
 	t.Parallel()
 	const quota, push = 16 << 10, 200 << 10
-	for _, proto := range []string{"udp", "tcp"} {
-		t.Run(proto, func(t *testing.T) {
-			t.Parallel()
-			families(t, func(t *testing.T, fam netlab.Family) {
-				lab := netlab.New(t, netlab.WithVictims(1))
-				dev, v := lab.Device, lab.Victims[0]
-				var got func() int64
-				if proto == "udp" {
-					s := mustListenUDP(t, v, 9000)
-					got = s.Bytes
-				} else {
-					s := mustListenTCP(t, v, 9000)
-					got = s.Bytes
-				}
-				applyProfile(t, lab, quotaProfile)
-				if proto == "udp" {
-					sendPaced(t, dev, v.Addr(fam), 9000, dgram, push/dgram)
-				} else {
-					if _, err := dev.PushTCP(context.Background(), v.Addr(fam), 9000, push, 2*time.Second); err != nil {
-						t.Fatalf("device -> victim tcp/9000: %v", err)
+	for _, form := range meterForms {
+		for _, proto := range []string{"udp", "tcp"} {
+			t.Run(form.name+"/"+proto, func(t *testing.T) {
+				t.Parallel()
+				families(t, func(t *testing.T, fam netlab.Family) {
+					lab := netlab.New(t, netlab.WithVictims(1))
+					dev, v := lab.Device, lab.Victims[0]
+					var got func() int64
+					if proto == "udp" {
+						s := mustListenUDP(t, v, 9000)
+						got = s.Bytes
+					} else {
+						s := mustListenTCP(t, v, 9000)
+						got = s.Bytes
 					}
-				}
-				n := settled(got)
-				t.Logf("pushed %s, %s arrived (quota %s)", kib(push), kib(n), kib(quota))
-				if n <= 0 {
-					t.Fatalf("nothing arrived: the to-any rule should let the quota through")
-				}
-				if n > quota+dgram {
-					t.Fatalf("%s arrived, more than the quota %s plus one packet", kib(n), kib(quota))
-				}
+					form.apply(t, lab, quotaProfile)
+					if proto == "udp" {
+						sendPaced(t, dev, v.Addr(fam), 9000, dgram, push/dgram)
+					} else {
+						if _, err := dev.PushTCP(context.Background(), v.Addr(fam), 9000, push, 2*time.Second); err != nil {
+							t.Fatalf("device -> victim tcp/9000: %v", err)
+						}
+					}
+					n := settled(got)
+					t.Logf("pushed %s, %s arrived (quota %s)", kib(push), kib(n), kib(quota))
+					if n <= 0 {
+						t.Fatalf("nothing arrived: the to-any rule should let the quota through")
+					}
+					if n > quota+dgram {
+						t.Fatalf("%s arrived, more than the quota %s plus one packet", kib(n), kib(quota))
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -397,42 +399,47 @@ egress:
 limits:
   ipv6Prefix: 128
 `
-	families(t, func(t *testing.T, fam netlab.Family) {
-		lab := netlab.New(t, netlab.WithVictims(victims))
-		sinks := make([]*netlab.UDPSink, victims)
-		for i, v := range lab.Victims {
-			sinks[i] = mustListenUDP(t, v, 9000)
-		}
-		applyProfile(t, lab, profile)
-		var sum int64
-		got := make([]int64, victims)
-		for i, v := range lab.Victims {
-			sendPaced(t, lab.Device, v.Addr(fam), 9000, dgram, push/dgram)
-			got[i] = settled(sinks[i].Bytes)
-			sum += got[i]
-			if got[i] > peer+dgram {
-				t.Errorf("victim%d got %s, more than its own quota", i, kib(got[i]))
-			}
-		}
-		t.Logf("per victim %v bytes, together %s (total %s)", got, kib(sum), kib(total))
-		if sum <= peer+dgram || sum > total+dgram {
-			t.Errorf("together the victims got %s; want more than one peer's quota (%s) and at most the total %s",
-				kib(sum), kib(peer), kib(total+dgram))
-		}
-		if got[victims-1] != 0 {
-			t.Errorf("the last victim got %s after the total was spent", kib(got[victims-1]))
-		}
-		// The other family has a total of its own.
-		other := netlab.IPv6
-		if fam == netlab.IPv6 {
-			other = netlab.IPv4
-		}
-		before := sinks[victims-1].Bytes()
-		sendPaced(t, lab.Device, lab.Victims[victims-1].Addr(other), 9000, dgram, 10)
-		if n := settled(sinks[victims-1].Bytes) - before; n <= 0 {
-			t.Errorf("after the %s total was spent, %s traffic was stopped too", fam, other)
-		}
-	})
+	for _, form := range meterForms {
+		t.Run(form.name, func(t *testing.T) {
+			t.Parallel()
+			families(t, func(t *testing.T, fam netlab.Family) {
+				lab := netlab.New(t, netlab.WithVictims(victims))
+				sinks := make([]*netlab.UDPSink, victims)
+				for i, v := range lab.Victims {
+					sinks[i] = mustListenUDP(t, v, 9000)
+				}
+				form.apply(t, lab, profile)
+				var sum int64
+				got := make([]int64, victims)
+				for i, v := range lab.Victims {
+					sendPaced(t, lab.Device, v.Addr(fam), 9000, dgram, push/dgram)
+					got[i] = settled(sinks[i].Bytes)
+					sum += got[i]
+					if got[i] > peer+dgram {
+						t.Errorf("victim%d got %s, more than its own quota", i, kib(got[i]))
+					}
+				}
+				t.Logf("per victim %v bytes, together %s (total %s)", got, kib(sum), kib(total))
+				if sum <= peer+dgram || sum > total+dgram {
+					t.Errorf("together the victims got %s; want more than one peer's quota (%s) and at most the total %s",
+						kib(sum), kib(peer), kib(total+dgram))
+				}
+				if got[victims-1] != 0 {
+					t.Errorf("the last victim got %s after the total was spent", kib(got[victims-1]))
+				}
+				// The other family has a total of its own.
+				other := netlab.IPv6
+				if fam == netlab.IPv6 {
+					other = netlab.IPv4
+				}
+				before := sinks[victims-1].Bytes()
+				sendPaced(t, lab.Device, lab.Victims[victims-1].Addr(other), 9000, dgram, 10)
+				if n := settled(sinks[victims-1].Bytes) - before; n <= 0 {
+					t.Errorf("after the %s total was spent, %s traffic was stopped too", fam, other)
+				}
+			})
+		})
+	}
 }
 
 // TestReapplyKeepsState: applying the profile that is already in force

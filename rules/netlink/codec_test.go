@@ -45,25 +45,29 @@ func wire(t *testing.T, exprs []expr.Any) []kexpr {
 }
 
 // TestCodecRoundTrip: every rule of every example, as compiled and as
-// lowered for a kernel without the inner-header payload base, decodes to
+// fitted to each of fittedKernels, decodes to
 // the text it was encoded from, without a kernel.
 func TestCodecRoundTrip(t *testing.T) {
 	tables := []*rules.Table{edgeTable()}
-	noInner := &rules.Kernel{Release: "5.10.0-test", Has: map[rules.Feature]bool{rules.FeatPayloadInner: false}}
-	lowered := 0
+	lowered := map[string]int{}
 	for _, path := range nltest.Examples(t) {
 		tbl := nltest.Compile(t, path)
-		low, err := rules.Lower(tbl, noInner)
-		if err != nil {
-			t.Fatalf("%s: lower: %v", path, err)
+		tables = append(tables, tbl)
+		for _, fk := range fittedKernels {
+			low, err := rules.Lower(tbl, fk.k)
+			if err != nil {
+				t.Fatalf("%s: lower for %s: %v", path, fk.name, err)
+			}
+			if low.String() != tbl.String() {
+				lowered[fk.name]++
+				tables = append(tables, low)
+			}
 		}
-		if low.String() != tbl.String() {
-			lowered++
-		}
-		tables = append(tables, tbl, low)
 	}
-	if lowered == 0 {
-		t.Fatal("no example has a rule to lower, so the lowered form is not round-tripped")
+	for _, fk := range fittedKernels {
+		if lowered[fk.name] == 0 {
+			t.Fatalf("no example has a rule to lower for %s, so that form is not round-tripped", fk.name)
+		}
 	}
 	for _, tbl := range tables {
 		for _, ch := range tbl.Chains {

@@ -124,15 +124,15 @@ func (d *decoder) next() ([]rules.Stmt, int) {
 
 func one(s rules.Stmt) []rules.Stmt { return []rules.Stmt{s} }
 
-// limitStmt is a packet limit that matches while under its rate (not
-// "over"), the only kind the encoder writes.
+// limitStmt is a packet or byte limit that matches while under its rate
+// (not "over"), the only kind the encoder writes.
 func limitStmt(e *expr.Limit) (rules.Limit, bool) {
-	if e.Type != expr.LimitTypePkts || e.Over {
+	if e.Type != expr.LimitTypePkts && e.Type != expr.LimitTypePktBytes || e.Over {
 		return rules.Limit{}, false
 	}
 	for name, u := range limitUnits {
 		if u == e.Unit {
-			return rules.Limit{Rate: e.Rate, Unit: name, Burst: e.Burst}, true
+			return rules.Limit{Rate: e.Rate, Unit: name, Burst: e.Burst, Bytes: e.Type == expr.LimitTypePktBytes}, true
 		}
 	}
 	return rules.Limit{}, false

@@ -331,11 +331,11 @@ func (e *encoder) stmt(s rules.Stmt) error {
 	case rules.DynsetUpdate:
 		return e.dynset(s)
 	case rules.Limit:
-		unit, ok := limitUnits[s.Unit]
-		if !ok {
-			return fmt.Errorf("limit unit %q", s.Unit)
+		l, err := limitExpr(s)
+		if err != nil {
+			return err
 		}
-		e.add(true, &expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: unit, Burst: s.Burst})
+		e.add(true, l)
 	case rules.Log:
 		e.add(true, &expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: s.Group, Data: []byte(s.Prefix)})
 	case rules.Counter:
@@ -383,6 +383,20 @@ const maxPayloadOffset = 255
 
 // payloadBaseInner is nft's `@ih`: the transport payload.
 const payloadBaseInner expr.PayloadBase = 3
+
+// limitExpr is the kernel's form of l: never "over", so it matches while
+// the rate holds.
+func limitExpr(l rules.Limit) (*expr.Limit, error) {
+	unit, ok := limitUnits[l.Unit]
+	if !ok {
+		return nil, fmt.Errorf("limit unit %q", l.Unit)
+	}
+	typ := expr.LimitTypePkts
+	if l.Bytes {
+		typ = expr.LimitTypePktBytes
+	}
+	return &expr.Limit{Type: typ, Rate: l.Rate, Unit: unit, Burst: l.Burst}, nil
+}
 
 var limitUnits = map[string]expr.LimitTime{
 	"second": expr.LimitTimeSecond, "minute": expr.LimitTimeMinute, "hour": expr.LimitTimeHour,
@@ -521,11 +535,11 @@ func (e *encoder) dynset(s rules.DynsetUpdate) error {
 	case s.Quota > 0:
 		d.Exprs = []expr.Any{&expr.Quota{Bytes: s.Quota}}
 	case s.Limit != nil:
-		unit, ok := limitUnits[s.Limit.Unit]
-		if !ok {
-			return fmt.Errorf("limit unit %q", s.Limit.Unit)
+		l, err := limitExpr(*s.Limit)
+		if err != nil {
+			return err
 		}
-		d.Exprs = []expr.Any{&expr.Limit{Type: expr.LimitTypePkts, Rate: s.Limit.Rate, Unit: unit, Burst: s.Limit.Burst}}
+		d.Exprs = []expr.Any{l}
 	}
 	e.add(true, append(key, d)...)
 	return nil

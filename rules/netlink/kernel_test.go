@@ -280,20 +280,43 @@ func TestRefusedBatch(t *testing.T) {
 }
 
 // TestHandRules: rules added with nft come back readable; what the model
-// has no statement for comes back as Raw text, never dropped.
+// has no statement for comes back as Raw text, never dropped. The payload
+// bit tests are written with the inner-header base (@ih) and, as on a
+// kernel without it (5.10, see the probe), with the transport header base.
 func TestHandRules(t *testing.T) {
 	nltest.RequireNFT(t)
+	k, err := open(t, nltest.NS(t)).Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms := []handForm{{"th", "@th,160,8", "transport header + 20", "tcp doff 5 "}}
+	if !k.Lacks(rules.FeatPayloadInner) {
+		forms = append(forms, handForm{"ih", "@ih,0,8", "inner header + 0", ""})
+	}
+	for _, f := range forms {
+		t.Run(f.name, func(t *testing.T) { handRules(t, f) })
+	}
+}
+
+// handForm is how a hand rule reads the first payload byte: nft's syntax,
+// the kernel's description of the load, and a prefix that selects it.
+type handForm struct{ name, nft, load, doff string }
+
+func handRules(t *testing.T, f handForm) {
 	ns := nltest.NS(t)
 	c := open(t, ns)
 	apply(t, c, &rules.Table{Family: "inet", Name: "devfence", Chains: []*rules.Chain{
 		{Name: "input", Hook: rules.HookInput, Policy: rules.Drop},
 	}})
-	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "dport", "22", "accept")
+	nft := func(rule string) {
+		nltest.NFT(t, ns, "", append([]string{"add", "rule", "inet", "devfence", "input"}, strings.Fields(rule)...)...)
+	}
+	nft("tcp dport 22 accept")
 	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "ip", "saddr", "10.0.0.0/8", "meta", "mark", "0x2a", "counter", "drop", "comment", `"by hand"`)
-	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "ct", "status", "assured,dnat", "ct", "mark", "&", "0x80000000", "==", "0", "@ih,0,8", "&", "0", "==", "0", "ct", "mark", "set", "ct", "mark", "|", "0x80000000")
-	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "ct", "mark", "set", "0x2a", "@ih,0,8", "&", "0x1", "==", "0x1")
-	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "sport", "8443", "tcp", "flags", "&", "(syn|rst)", "==", "0", "ct", "mark", "set", "ct", "mark", "|", "0x40000000")
-	nltest.NFT(t, ns, "", "add", "rule", "inet", "devfence", "input", "tcp", "flags", "&", "(syn|ack)", "==", "syn", "ct", "mark", "&", "0x40000000", "==", "0x40000000")
+	nft("ct status assured,dnat ct mark & 0x80000000 == 0 " + f.doff + f.nft + " & 0 == 0 ct mark set ct mark | 0x80000000")
+	nft("ct mark set 0x2a " + f.nft + " & 0x1 == 0x1")
+	nft("tcp sport 8443 tcp flags & (syn|rst) == 0 ct mark set ct mark | 0x40000000")
+	nft("tcp flags & (syn|ack) == syn ct mark & 0x40000000 == 0x40000000")
 	nltest.NFT(t, ns, "", "add", "chain", "inet", "devfence", "extra")
 	live, err := c.Read("inet", "devfence")
 	if err != nil {
@@ -310,12 +333,13 @@ func TestHandRules(t *testing.T) {
 	// and a mark is a host-order u32: 0x2a000000 on little-endian CPUs,
 	// 0x0000002a on big-endian ones (s390x).
 	mark := "0x" + hex.EncodeToString(binary.NativeEndian.AppendUint32(nil, 0x2a))
+	present := map[string]string{"ih": "@ih,0,8 & 0x0 == 0x0", "th": "tcp doff 5 @th,160,8 & 0x0 == 0x0"}[f.name]
 	want := []string{
 		"tcp dport 22 accept",
 		`meta nfproto ipv4 ip saddr 10.0.0.0/8 [meta load mark => reg 1] [cmp eq reg 1 ` + mark + `] counter drop comment "by hand"`,
-		"ct status assured,dnat ct mark & 0x80000000 == 0x0 @ih,0,8 & 0x0 == 0x0 ct mark set ct mark | 0x80000000",
+		"ct status assured,dnat ct mark & 0x80000000 == 0x0 " + present + " ct mark set ct mark | 0x80000000",
 		// A whole-mark write and a payload bit test are not the model's.
-		"[immediate reg 1 " + mark + "] [ct set mark with reg 1] [payload load 1b @ inner header + 0 => reg 1] [bitwise reg 1 = (reg 1 & 0x01) ^ 0x00] [cmp eq reg 1 0x01]",
+		"[immediate reg 1 " + mark + "] [ct set mark with reg 1] [payload load 1b @ " + f.load + " => reg 1] [bitwise reg 1 = (reg 1 & 0x01) ^ 0x00] [cmp eq reg 1 0x01]",
 		"tcp sport 8443 tcp flags ! syn,rst ct mark set ct mark | 0x40000000",
 		// A flags test against a value other than zero is not the model's.
 		"meta l4proto tcp [payload load 1b @ transport header + 13 => reg 1] [bitwise reg 1 = (reg 1 & 0x12) ^ 0x00] [cmp eq reg 1 0x02] ct mark & 0x40000000 == 0x40000000",

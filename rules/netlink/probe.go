@@ -48,6 +48,11 @@ func (c *Conn) Probe() (*rules.Kernel, error) {
 		}
 		k.Has[p.feature] = has
 	}
+	// Taken is not safe here: see ElementQuotaNote.
+	if note := rules.ElementQuotaNote(unix.ByteSliceToString(uts.Machine[:])); note != "" {
+		k.Has[rules.FeatDynsetQuota] = false
+		k.Notes = map[rules.Feature]string{rules.FeatDynsetQuota: note}
+	}
 	return k, nil
 }
 
