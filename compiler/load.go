@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,7 +48,19 @@ func Load(path string, opt LoadOptions) (*Profile, error) {
 	return Parse(path, data)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLine splits yaml.v3's "yaml: line N: MESSAGE" (one line); ok is
+// false for any other error text.
+func yamlLine(msg string) (line, rest string, ok bool) {
+	after, ok := strings.CutPrefix(msg, "yaml: line ")
+	if !ok {
+		return "", "", false
+	}
+	line, rest, ok = strings.Cut(after, ": ")
+	if !ok || line == "" || strings.Trim(line, "0123456789") != "" || strings.Contains(rest, "\n") {
+		return "", "", false
+	}
+	return line, rest, true
+}
 
 // Parse decodes and checks a profile held in memory; file names it in diagnostics.
 func Parse(file string, data []byte) (p *Profile, err error) {
@@ -153,9 +164,9 @@ func within(path, base string) bool {
 
 func yamlDiagnostic(file string, err error) Diagnostic {
 	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Diagnostic{File: file, Line: line, Column: 1, Message: "malformed YAML: " + m[2]}
+	if n, rest, ok := yamlLine(msg); ok {
+		line, _ := strconv.Atoi(n)
+		return Diagnostic{File: file, Line: line, Column: 1, Message: "malformed YAML: " + rest}
 	}
 	return Diagnostic{File: file, Line: 1, Column: 1, Message: "malformed YAML: " + msg}
 }
