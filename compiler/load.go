@@ -8,11 +8,12 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/devfence/devfence/internal/sortby"
 )
 
 // DefaultMaxSize is the largest profile file Load reads unless told otherwise.
@@ -111,7 +112,7 @@ func Parse(file string, data []byte) (p *Profile, err error) {
 	d.decode(root, reflect.ValueOf(&prof).Elem(), "")
 	d.diags = append(d.diags, unlessReported(check(&prof), d.diags)...)
 	if len(d.diags) > 0 {
-		slices.SortStableFunc(d.diags, func(a, b Diagnostic) int {
+		sortby.StableFunc(d.diags, func(a, b Diagnostic) int {
 			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 		})
 		return nil, d.diags
