@@ -50,3 +50,4 @@ require (
 replace github.com/google/nftables => ./third_party/nftables
 
 replace github.com/urfave/cli/v2 => ./third_party/urfave-cli
+replace gopkg.in/yaml.v3 => ./third_party/yaml

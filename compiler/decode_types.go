@@ -3,7 +3,6 @@ package compiler
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -119,14 +118,49 @@ func looksLikeAddress(s string) bool {
 	return strings.ContainsAny(s, ":/") || strings.Trim(s, "0123456789.") == ""
 }
 
-// hostRE is a DNS host name with at least two labels: a single word is
-// more likely a mistyped network name than a host.
-var hostRE = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\.?$`)
+// isHostLabels matches a DNS host name with at least two labels (a single
+// word is more likely a mistyped network name than a host), as
+// `^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\.?$`
+// does for ASCII: labels of letters, digits and inner '-', at most 63
+// bytes, the last starting with a letter, and one optional final '.'.
+func isHostLabels(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	labels := 0
+	for s != "" || labels == 0 {
+		label, rest, more := strings.Cut(s, ".")
+		if !isHostLabel(label) {
+			return false
+		}
+		labels++
+		if !more {
+			return labels >= 2 && isLetter(label[0])
+		}
+		s = rest
+		if s == "" {
+			return false
+		}
+	}
+	return false
+}
+
+func isHostLabel(l string) bool {
+	if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !isLetter(c) && !('0' <= c && c <= '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // IsHostName reports whether a network entry is read as a DNS host name
 // (resolved at apply) rather than an address or CIDR.
 func IsHostName(s string) bool {
-	return !looksLikeAddress(s) && len(s) <= 253 && hostRE.MatchString(s)
+	return !looksLikeAddress(s) && len(s) <= 253 && isHostLabels(s)
 }
 
 // decodeYAML reads a network entry: an address, a CIDR or a host name.

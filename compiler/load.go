@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/devfence/devfence/internal/sortby"
 )
 
 // DefaultMaxSize is the largest profile file Load reads unless told otherwise.
@@ -49,7 +49,19 @@ func Load(path string, opt LoadOptions) (*Profile, error) {
 	return Parse(path, data)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLine splits yaml.v3's "yaml: line N: MESSAGE" (one line); ok is
+// false for any other error text.
+func yamlLine(msg string) (line, rest string, ok bool) {
+	after, ok := strings.CutPrefix(msg, "yaml: line ")
+	if !ok {
+		return "", "", false
+	}
+	line, rest, ok = strings.Cut(after, ": ")
+	if !ok || line == "" || strings.Trim(line, "0123456789") != "" || strings.Contains(rest, "\n") {
+		return "", "", false
+	}
+	return line, rest, true
+}
 
 // Parse decodes and checks a profile held in memory; file names it in diagnostics.
 func Parse(file string, data []byte) (p *Profile, err error) {
@@ -100,7 +112,7 @@ func Parse(file string, data []byte) (p *Profile, err error) {
 	d.decode(root, reflect.ValueOf(&prof).Elem(), "")
 	d.diags = append(d.diags, unlessReported(check(&prof), d.diags)...)
 	if len(d.diags) > 0 {
-		slices.SortStableFunc(d.diags, func(a, b Diagnostic) int {
+		sortby.StableFunc(d.diags, func(a, b Diagnostic) int {
 			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 		})
 		return nil, d.diags
@@ -153,9 +165,9 @@ func within(path, base string) bool {
 
 func yamlDiagnostic(file string, err error) Diagnostic {
 	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Diagnostic{File: file, Line: line, Column: 1, Message: "malformed YAML: " + m[2]}
+	if n, rest, ok := yamlLine(msg); ok {
+		line, _ := strconv.Atoi(n)
+		return Diagnostic{File: file, Line: line, Column: 1, Message: "malformed YAML: " + rest}
 	}
 	return Diagnostic{File: file, Line: 1, Column: 1, Message: "malformed YAML: " + msg}
 }

@@ -132,6 +132,40 @@ log: {drops: 0}
 	}
 }
 
+// After Release the tree is gone: a document built before stays, one
+// never built is empty, and every position is the document start.
+func TestSourceRelease(t *testing.T) {
+	tests := []struct {
+		name       string
+		docBefore  bool
+		wantEgress bool
+	}{
+		{name: "document built before", docBefore: true, wantEgress: true},
+		{name: "document never built", docBefore: false, wantEgress: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := compiler.Parse("p.yaml", []byte(minimal+"egress:\n  allow: []\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pos := p.Source.Position("egress"); pos.Line == 1 {
+				t.Fatalf("position of egress before Release = %+v, want past line 1", pos)
+			}
+			if tt.docBefore {
+				p.Source.Document()
+			}
+			p.Source.Release()
+			if diff := cmp.Diff(compiler.Pos{Line: 1, Column: 1}, p.Source.Position("egress")); diff != "" {
+				t.Errorf("position after Release (-want +got):\n%s", diff)
+			}
+			if _, got := p.Source.Document()["egress"]; got != tt.wantEgress {
+				t.Errorf("document has egress after Release: %v, want %v", got, tt.wantEgress)
+			}
+		})
+	}
+}
+
 func TestLoadRefusesLargeFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "big.yaml")
 	big := minimal + "# " + strings.Repeat("x", compiler.DefaultMaxSize) + "\n"

@@ -267,7 +267,7 @@ func schemaDefs() schema {
 	}
 	return schema{
 		"name": schema{
-			"type": "string", "pattern": nameRE.String(),
+			"type": "string", "pattern": namePattern,
 			"description": "Lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters.",
 		},
 		"port": schema{
@@ -309,7 +309,7 @@ func schemaDefs() schema {
 			"items": schema{
 				"type": "string",
 				"not":  schema{"const": "any"},
-				"anyOf": append([]any{schema{"pattern": nameRE.String(), "description": "network name"}},
+				"anyOf": append([]any{schema{"pattern": namePattern, "description": "network name"}},
 					addrOrCIDR...),
 			},
 		},

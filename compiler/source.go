@@ -50,6 +50,16 @@ func (s *Source) Document() map[string]any {
 	return s.doc
 }
 
+// Release drops the YAML tree once nothing will ask for a position or the
+// plain document: the tree is the largest part of a loaded profile (about
+// 175 bytes per list item, 17 MB for 100,000 network entries), and a
+// compile that follows needs none of it. Afterwards Position gives the
+// document start and Document what it built before, or an empty map.
+func (s *Source) Release() {
+	s.once.Do(func() { s.doc = map[string]any{} })
+	s.root = nil
+}
+
 // Position returns where path ("egress.allow[2].quota") is in the file: the
 // key of a mapping entry, or the item of a list. A path the file does not
 // hold, e.g. a field left to its default, gives its nearest ancestor that

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -122,7 +121,7 @@ type Duration time.Duration
 // timeouts are kept in milliseconds but listed in seconds.
 func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
-	if err != nil && durationRE.MatchString(s) {
+	if err != nil && isDurationSyntax(s) {
 		// The syntax is right, so the value overflowed.
 		return 0, fmt.Errorf("duration %q is too long; the longest is %s", s, formatDuration(maxDuration))
 	}
@@ -138,9 +137,37 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// durationRE is the syntax time.ParseDuration reads, so that its one error
+// isDurationSyntax matches the syntax time.ParseDuration reads,
+// `^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`, so that its one error
 // can be told apart: bad syntax or a value past maxDuration.
-var durationRE = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
+func isDurationSyntax(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		s = strings.TrimLeft(s, "0123456789")
+		if strings.HasPrefix(s, ".") {
+			s = strings.TrimLeft(s[1:], "0123456789")
+		}
+		unit := false
+		// A longer unit first: "ms" read as "m" then "s" ends at the same place.
+		for _, u := range durationUnits {
+			if strings.HasPrefix(s, u) {
+				s, unit = s[len(u):], true
+				break
+			}
+		}
+		if !unit {
+			return false
+		}
+	}
+	return true
+}
+
+var durationUnits = [...]string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"}
 
 // maxDuration is the longest whole-hours duration time.Duration holds.
 const maxDuration = time.Duration(math.MaxInt64) / time.Hour * time.Hour

@@ -3,6 +3,8 @@ package rules
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/devfence/devfence/internal/sortby"
 )
 
 // Merge turns prefixes of one family into the sorted, non-overlapping
@@ -13,7 +15,7 @@ func Merge(prefixes []netip.Prefix) []Element {
 	for i, p := range prefixes {
 		elems[i] = Range(p)
 	}
-	slices.SortFunc(elems, func(a, b Element) int {
+	sortby.Func(elems, func(a, b Element) int {
 		if c := a.From.Compare(b.From); c != 0 {
 			return c
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -162,6 +163,7 @@ func applyAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	limitMemory()
 	// Read the live table while the profile compiles: both take time
 	// with a large table (a 100,000-element set dumps in ~0.4s).
 	pre := make(chan prefetched, 1)
@@ -193,6 +195,10 @@ func applyAction(c *cli.Context) error {
 	if err != nil {
 		return kernelError(c, err)
 	}
+	// Only the table is needed from here: the typed profile (5 MB at
+	// 100,000 network entries) would otherwise stay live through the
+	// netlink encoding, the peak of a large apply.
+	res.Profile = nil
 	if c.Bool("dry-run") {
 		// Reads only: the prefetched table if the generation has not
 		// moved, else a new read. No lock, no state, no transaction.
@@ -244,6 +250,25 @@ func applyAction(c *cli.Context) error {
 		say(c, info, "plan: %s", r.Plan)
 	}
 	return nil
+}
+
+// applyMemoryLimit is the Go runtime's soft memory limit during apply
+// unless GOMEMLIMIT says otherwise. A large apply makes its garbage in
+// bursts (the YAML tree of the load, the netlink messages of the batch)
+// and by default the heap may grow to twice what is live before the
+// collector runs; on a device that, not the live data, is the peak RSS.
+// Under the limit the collector runs earlier only when the heap nears it:
+// a small profile never does, and at 100,000 network entries (about 25 MB
+// live at most) peak RSS falls from about 60 MB to 36 MB with no
+// measurable cost in wall time (docs/BENCHMARKS.md). Live data above the
+// limit is not an error: the collector then runs more often, its CPU
+// share capped by the runtime.
+const applyMemoryLimit = 30 << 20
+
+func limitMemory() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(applyMemoryLimit)
+	}
 }
 
 // confirmResult is confirm's JSON (docs/JSON.md); a failed confirm

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -176,5 +178,36 @@ func TestConfirmTimeMustBePositive(t *testing.T) {
 		if want := "--confirm " + d + ": the time to wait must be positive"; code != exitUsage || !strings.Contains(errs, want) {
 			t.Errorf("--confirm %s: exit %d, stderr %q, want exit 2 and %q", d, code, errs, want)
 		}
+	}
+}
+
+// apply's soft memory limit applies unless GOMEMLIMIT chose one.
+func TestLimitMemory(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string // "" leaves GOMEMLIMIT unset
+		want int64
+	}{
+		{name: "GOMEMLIMIT unset", want: applyMemoryLimit},
+		{name: "GOMEMLIMIT set", env: "1GiB", want: 1 << 30},
+	}
+	orig := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The runtime reads GOMEMLIMIT once at start; stand in for it.
+			debug.SetMemoryLimit(math.MaxInt64)
+			if tt.env != "" {
+				t.Setenv("GOMEMLIMIT", tt.env)
+				debug.SetMemoryLimit(tt.want)
+			} else {
+				t.Setenv("GOMEMLIMIT", "")
+				os.Unsetenv("GOMEMLIMIT")
+			}
+			limitMemory()
+			if got := debug.SetMemoryLimit(-1); got != tt.want {
+				t.Errorf("memory limit = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }

@@ -4,12 +4,12 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/devfence/devfence/internal/report"
+	"github.com/devfence/devfence/internal/sortby"
 )
 
 // Shell completion. urfave/cli's own scripts ask the binary for candidates
@@ -176,7 +176,7 @@ func completionModel(app *cli.App) complApp {
 			m.Commands = append(m.Commands, a)
 		}
 	}
-	slices.SortFunc(m.Commands, func(a, b complCommand) int { return strings.Compare(a.Name, b.Name) })
+	sortby.Func(m.Commands, func(a, b complCommand) int { return strings.Compare(a.Name, b.Name) })
 	return m
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"slices"
 	"strings"
@@ -14,24 +13,32 @@ import (
 )
 
 // startGuard starts the detached guard of a pending apply --confirm:
-// argv (the devfence binary's hidden guard command) with the state dir,
-// table and pending id. It runs in a session of its own, so the hangup
-// of the shell that started apply does not reach it, with no terminal
-// or pipes to lose. It returns the guard's pid.
+// argv (the devfence binary's hidden guard command, argv[0] a path) with
+// the state dir, table and pending id. It runs in a session of its own, so
+// the hangup of the shell that started apply does not reach it, with
+// /dev/null for stdin, stdout and stderr: no terminal or pipes to lose.
+// It returns the guard's pid. os.StartProcess rather than os/exec, which
+// would add 0.03 MB to the device build for what these lines do.
 func startGuard(argv []string, st *store, id string) (int, error) {
-	args := append(argv[1:len(argv):len(argv)], "--state-dir", st.root, "--table", st.target.Name, "--id", id)
-	cmd := exec.Command(argv[0], args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = "/"
-	// A test's crash point is for the command under test, not its guard.
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, EnvCrashAt+"=") })
-	if err := cmd.Start(); err != nil {
+	args := append(argv[:len(argv):len(argv)], "--state-dir", st.root, "--table", st.target.Name, "--id", id)
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
 		return 0, fmt.Errorf("start the confirmation guard: %w", err)
 	}
-	pid := cmd.Process.Pid
+	defer null.Close()
+	p, err := os.StartProcess(argv[0], args, &os.ProcAttr{
+		Dir: "/",
+		// A test's crash point is for the command under test, not its guard.
+		Env:   slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, EnvCrashAt+"=") }),
+		Files: []*os.File{null, null, null},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start the confirmation guard: %w", err)
+	}
 	// Reap it when it ends while we still run; nobody waits after that.
-	go cmd.Wait()
-	return pid, nil
+	go p.Wait()
+	return p.Pid, nil
 }
 
 // guardRetry is how long past the deadline the guard keeps trying to

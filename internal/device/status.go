@@ -4,10 +4,10 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/devfence/devfence/internal/sortby"
 	"github.com/devfence/devfence/rules"
 )
 
@@ -185,11 +185,11 @@ func Status(k Kernel, family, name string, profile *rules.Table, stateDir string
 				}
 				q.Peers = append(q.Peers, QuotaUsed{Key: key, Used: e.QuotaUsed, Budget: budget, Resets: Duration(e.Expires)})
 			}
-			slices.SortFunc(q.Peers, func(a, b QuotaUsed) int { return cmp.Or(cmp.Compare(b.Used, a.Used), strings.Compare(a.Key, b.Key)) })
+			sortby.Func(q.Peers, func(a, b QuotaUsed) int { return cmp.Or(cmp.Compare(b.Used, a.Used), strings.Compare(a.Key, b.Key)) })
 			r.Quotas = append(r.Quotas, q)
 		}
 	}
-	slices.SortFunc(r.Consent, func(a, b Peer) int { return strings.Compare(a.Address, b.Address) })
+	sortby.Func(r.Consent, func(a, b Peer) int { return strings.Compare(a.Address, b.Address) })
 	for _, ch := range live.Chains {
 		if ch.Hook != rules.HookInput && ch.Hook != rules.HookOutput {
 			continue

@@ -57,6 +57,10 @@ func Build(ctx context.Context, path string, opt Options) (*Result, error) {
 	if opt.Resolver != nil && len(p.Networks.Hosts()) > 0 {
 		copt.Resolved, warnings = Resolve(ctx, p, opt.Resolver)
 	}
+	// Every check that names a position has run; freeing the YAML tree
+	// before compiling keeps it from adding to the compiled table's
+	// memory at the peak (apply of a large profile on a device).
+	p.Source.Release()
 	t, err := compiler.Compile(p, copt)
 	if err != nil {
 		return nil, err

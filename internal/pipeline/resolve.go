@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/devfence/devfence/compiler"
+	"github.com/devfence/devfence/internal/sortby"
 )
 
 // Resolver looks up a host's addresses; *net.Resolver implements it.
@@ -38,7 +39,7 @@ func Resolve(ctx context.Context, p *compiler.Profile, r Resolver) (map[string][
 		for i, a := range addrs {
 			addrs[i] = a.Unmap()
 		}
-		slices.SortFunc(addrs, netip.Addr.Compare)
+		sortby.Func(addrs, netip.Addr.Compare)
 		out[host] = slices.Compact(addrs)
 	}
 	return out, warnings

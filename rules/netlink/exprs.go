@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
+	"github.com/devfence/devfence/internal/sortby"
 	"github.com/devfence/devfence/rules"
 )
 
@@ -571,7 +572,7 @@ func mergePayloads(items []item) {
 }
 
 func mergeRun(items []item, run []int) {
-	slices.SortStableFunc(run, func(a, b int) int {
+	sortby.StableFunc(run, func(a, b int) int {
 		pa, pb := items[a].pm, items[b].pm
 		return cmp.Or(cmp.Compare(pa.base, pb.base), cmp.Compare(pa.off, pb.off))
 	})

@@ -14,6 +14,7 @@ import (
 	mnl "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/devfence/devfence/internal/sortby"
 	"github.com/devfence/devfence/rules"
 )
 
@@ -151,7 +152,7 @@ func eachElement(ns *nftables.Set, elems []rules.Element, fn func(nftables.SetEl
 	sorted := elems
 	if !slices.IsSortedFunc(elems, cmpFrom) {
 		sorted = slices.Clone(elems)
-		slices.SortFunc(sorted, cmpFrom)
+		sortby.Func(sorted, cmpFrom)
 	}
 	size := int(ns.KeyType.Bytes)
 	// All keys share one backing array: a set may hold 100,000 ranges.
@@ -478,14 +479,14 @@ func normalise(s *rules.Set, kes []kelem) ([]rules.Element, error) {
 			}
 			out = append(out, e)
 		}
-		slices.SortFunc(out, func(a, b rules.Element) int {
+		sortby.Func(out, func(a, b rules.Element) int {
 			return cmp.Or(a.From.Compare(b.From), cmp.Compare(a.Proto, b.Proto))
 		})
 		return out, nil
 	}
 	// The kernel lists interval elements in no fixed order. Sort by key,
 	// an end marker before a start at the same key (adjacent ranges).
-	slices.SortFunc(kes, func(a, b kelem) int {
+	sortby.Func(kes, func(a, b kelem) int {
 		if c := slices.Compare(a.key, b.key); c != 0 {
 			return c
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -22,8 +21,6 @@ const (
 
 var (
 	slPfx = fmt.Sprintf("sl:::%d:::", time.Now().UTC().UnixNano())
-
-	commaWhitespace = regexp.MustCompile("[, ]+.*")
 )
 
 // BashCompletionFlag enables bash-completion for all commands and subcommands
@@ -308,10 +305,32 @@ func FlagNames(name string, aliases []string) []string {
 		// Strip off anything after the first found comma or space, which
 		// *hopefully* makes it a tiny bit more obvious that unexpected behavior is
 		// caused by using the v1 form of stringly typed "Name".
-		ret = append(ret, commaWhitespace.ReplaceAllString(part, ""))
+		ret = append(ret, cutCommaWhitespace(part))
 	}
 
 	return ret
+}
+
+// cutCommaWhitespace is upstream's
+// regexp.MustCompile("[, ]+.*").ReplaceAllString(s, ""), without package
+// regexp (devfence: see PATCHED.md): from each ',' or ' ' up to the next
+// newline, which '.' does not match, is removed.
+func cutCommaWhitespace(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexAny(s, ", ")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		if j := strings.IndexByte(s, '\n'); j >= 0 {
+			s = s[j:]
+		} else {
+			s = ""
+		}
+	}
 }
 
 func withFileHint(filePath, str string) string {
