@@ -29,6 +29,10 @@ func (e *evaluation) run(r *rules.Rule, rt *RuleTrace) (rules.VerdictKind, error
 		}
 		if !ok {
 			rt.Stop = s.String() + ": " + why
+			switch s.(type) {
+			case rules.DynsetUpdate, rules.Limit:
+				rt.Metered = true
+			}
 			return "", nil
 		}
 		if v, isVerdict := s.(rules.Verdict); isVerdict {

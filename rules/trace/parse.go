@@ -22,6 +22,7 @@ type Spec struct {
 	Ct       CtOverride
 	Size     int    // payload bytes per packet; -1: not given
 	Bytes    uint64 // payload bytes in all, sent as packets of Size; 0: one packet
+	Count    int    // packets of Size to send; 0: one (or as Bytes says)
 	Data     []byte
 	ICMPType *uint8
 	HopLimit uint8
@@ -164,12 +165,19 @@ func (p *parser) spec() (Spec, error) {
 			return s, err
 		}
 	}
+	if s.Count > 0 && s.Bytes > 0 {
+		return s, &ParseError{Column: 1, Msg: "bytes and count exclude each other"}
+	}
 	return s, nil
 }
 
+// maxCount bounds count, so that one packet spec stays a burst, not a
+// benchmark.
+const maxCount = 1000000
+
 // options that take a value, and those that stand alone.
 var (
-	valueOptions = map[string]bool{"size": true, "bytes": true, "data": true, "type": true, "hoplimit": true, "dev": true, "doff": true, "mark": true, "flags": true}
+	valueOptions = map[string]bool{"size": true, "bytes": true, "count": true, "data": true, "type": true, "hoplimit": true, "dev": true, "doff": true, "mark": true, "flags": true}
 	states       = map[string]rules.CtStates{"new": rules.CtNew, "established": rules.CtEstablished, "related": rules.CtRelated, "invalid": rules.CtInvalid}
 )
 
@@ -264,6 +272,12 @@ func (p *parser) option(s *Spec) error {
 			}
 			s.Bytes = n
 		}
+	case "count":
+		n, err := strconv.ParseUint(v.text, 10, 32)
+		if err != nil || n == 0 || n > maxCount {
+			return p.errAt(v, "count %q: a number of packets, 1-%d", v.text, maxCount)
+		}
+		s.Count = int(n)
 	case "data":
 		if v.quoted {
 			s.Data = []byte(v.text)

@@ -44,9 +44,21 @@ func (r *Result) Entry() string {
 	return r.Decided.Comment
 }
 
-// WriteText writes the chain walk of one packet. With rulesText, every
-// rule's statements are shown too.
-func (r *Result) WriteText(b *strings.Builder, rulesText bool) {
+// Detail is how much of a chain walk WriteText shows.
+type Detail int
+
+const (
+	// Decisive shows only the rules that matched, changed something, or
+	// stopped at a quota, limit or full set.
+	Decisive Detail = iota
+	// Walk shows every rule the packet met, and why each did not match.
+	Walk
+	// Statements also shows each rule's statements.
+	Statements
+)
+
+// WriteText writes the chain walk of one packet.
+func (r *Result) WriteText(b *strings.Builder, detail Detail) {
 	fmt.Fprintf(b, "packet: %s\n", r.Packet.String())
 	c := r.Ct
 	ct := "conntrack: " + c.State
@@ -60,6 +72,9 @@ func (r *Result) WriteText(b *strings.Builder, rulesText bool) {
 	b.WriteString(ct + "\n")
 	fmt.Fprintf(b, "chain %s:\n", r.Chain)
 	for _, rt := range r.Rules {
+		if detail == Decisive && !rt.Matched && !rt.Metered && len(rt.Effects) == 0 {
+			continue
+		}
 		outcome := "no"
 		if rt.Matched {
 			outcome = "match"
@@ -68,7 +83,7 @@ func (r *Result) WriteText(b *strings.Builder, rulesText bool) {
 			}
 		}
 		fmt.Fprintf(b, "  %3d  %-6s %s\n", rt.Index, outcome, rt.Comment)
-		if rulesText {
+		if detail == Statements {
 			fmt.Fprintf(b, "              rule: %s\n", rt.Rule)
 		}
 		if rt.Stop != "" {
@@ -87,7 +102,7 @@ func (r *Result) WriteText(b *strings.Builder, rulesText bool) {
 
 // WriteRun writes a run: its summary when it has more than one packet,
 // then the chain walk of each group's first packet.
-func WriteRun(b *strings.Builder, rs []*Result, rulesText bool) {
+func WriteRun(b *strings.Builder, rs []*Result, detail Detail) {
 	if len(rs) > 1 {
 		s := Summarize(rs)
 		fmt.Fprintf(b, "%d packets, %d bytes of payload: %d accepted (%d bytes), %d dropped\n",
@@ -97,16 +112,20 @@ func WriteRun(b *strings.Builder, rs []*Result, rulesText bool) {
 		if len(rs) > 1 {
 			fmt.Fprintf(b, "\npackets %d-%d: %s by %s\n", g.First, g.Last, g.Trace.Verdict, g.Trace.Entry())
 		}
-		g.Trace.WriteText(b, rulesText)
+		g.Trace.WriteText(b, detail)
 	}
 }
 
-// Verdict of a whole run: accept when every packet was accepted.
+// Partial is the verdict of a run whose packets met different verdicts.
+const Partial = "partial"
+
+// Verdict of a whole run: the verdict all its packets met, or Partial.
 func Verdict(rs []*Result) rules.VerdictKind {
-	for _, r := range rs {
-		if r.Verdict != rules.Accept {
-			return r.Verdict
+	v := rs[0].Verdict
+	for _, r := range rs[1:] {
+		if r.Verdict != v {
+			return Partial
 		}
 	}
-	return rules.Accept
+	return v
 }

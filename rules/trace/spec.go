@@ -8,6 +8,10 @@ import (
 	"github.com/devfence/devfence/rules"
 )
 
+// DefaultAddrs are the device's addresses unless a command or test file
+// says otherwise: the namespace lab's device (internal/netlab).
+var DefaultAddrs = []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8:1::10")}
+
 // ephemeralPort is the port of a side whose port the packet leaves out.
 const ephemeralPort = 40000
 
@@ -24,6 +28,9 @@ func (t *Tracer) Run(s Spec) ([]*Result, error) {
 		return nil, err
 	}
 	sizes := []int{max(s.Size, len(s.Data), 0)}
+	for len(sizes) < s.Count {
+		sizes = append(sizes, sizes[0])
+	}
 	if s.Bytes > 0 {
 		seg := s.Size
 		if seg <= 0 {

@@ -24,6 +24,7 @@ type Tracer struct {
 	ct     *conntrack
 	sets   map[string]*dynSet
 	limits map[limitKey]*bucket
+	text   map[*rules.Rule]string // each rule's statements as nft text, rendered once
 }
 
 type limitKey struct {
@@ -35,7 +36,7 @@ type limitKey struct {
 // (what `fib saddr type local` finds besides loopback), at time 0 with no
 // connections and empty dynamic sets.
 func New(table *rules.Table, local []netip.Addr) *Tracer {
-	t := &Tracer{table: table, local: local, ct: newConntrack(), sets: map[string]*dynSet{}, limits: map[limitKey]*bucket{}}
+	t := &Tracer{table: table, local: local, ct: newConntrack(), sets: map[string]*dynSet{}, limits: map[limitKey]*bucket{}, text: map[*rules.Rule]string{}}
 	for _, s := range table.Sets {
 		if s.Dynamic() {
 			t.sets[s.Name] = &dynSet{set: s, elems: map[elemKey]*element{}}
@@ -85,7 +86,10 @@ type RuleTrace struct {
 	Matched bool   // every statement passed
 	// Stop is why evaluation stopped short: the statement and what the
 	// packet had instead.
-	Stop    string
+	Stop string
+	// Metered: the rule stopped at a quota, a rate limit or a full set,
+	// not at a match; the packet fitted it otherwise.
+	Metered bool
 	Effects []string // what the rule changed: sets, marks, logs
 }
 
@@ -108,7 +112,12 @@ func (t *Tracer) Send(p Packet) (*Result, error) {
 	// Statements write to the dynamic sets as they run; a packet whose
 	// later statement fails keeps those writes, as in the kernel.
 	for i, r := range chain.Rules {
-		rt := RuleTrace{Index: i + 1, Rule: stmtsText(r), Comment: r.Comment}
+		text, ok := t.text[r]
+		if !ok {
+			text = stmtsText(r)
+			t.text[r] = text
+		}
+		rt := RuleTrace{Index: i + 1, Rule: text, Comment: r.Comment}
 		e := evaluation{t: t, p: &p, ct: &v, chain: chain.Name, ruleIdx: i}
 		verdict, err := e.run(r, &rt)
 		if err != nil {

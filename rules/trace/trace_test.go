@@ -202,7 +202,7 @@ func TestSequences(t *testing.T) {
 				}
 				if d := cmp.Diff(want, got); d != "" {
 					var b strings.Builder
-					trace.WriteRun(&b, rs, true)
+					trace.WriteRun(&b, rs, trace.Statements)
 					t.Errorf("step %d (%s) (-want +got):\n%s\n%s", i+1, s.send, d, b.String())
 				}
 			}
