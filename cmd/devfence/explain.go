@@ -41,7 +41,7 @@ Examples:
        'in tcp 192.168.1.20 > 8443 ack' 'out tcp 8443 > 192.168.1.20 size 100' \
        'in tcp 192.168.1.20 > 8443 ack' 'out udp > 192.168.1.20:5000 bytes 1MiB' 'wait 31s' \
        'out udp > 192.168.1.20:5000 bytes 1MiB'`,
-		Flags:  append(profileFlags(), addrFlag(), formatFlags(false)[0]),
+		Flags:  append(profileFlags(), addrFlag(), resolveFlag(), formatFlags(false)[0]),
 		Action: explainAction,
 	})
 }
@@ -99,6 +99,7 @@ func explainAction(c *cli.Context) error {
 		return err
 	}
 	warn(c, res.Warnings)
+	warnUnresolved(c, path, res)
 	tr := trace.New(res.Table, addrs)
 	_, verbose := verbosity(c)
 	type explainJSON struct {

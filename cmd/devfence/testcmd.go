@@ -44,6 +44,7 @@ Examples:
    devfence test -v examples/baby-monitor.test.yaml
    devfence test --update examples/*.test.yaml     # rewrite the golden traces`,
 		Flags: append(profileFlags(),
+			resolveFlag(),
 			&cli.BoolFlag{Name: "update", Usage: "rewrite each file's golden traces (NAME.test.golden) instead of comparing with them"},
 			formatFlags(false)[0],
 		),
@@ -131,6 +132,7 @@ func testAction(c *cli.Context) error {
 			return err
 		}
 		warn(c, res.Warnings)
+		warnUnresolved(c, tf.ProfilePath, res)
 		cases, err := profiletest.Run(tf, res.Table)
 		if err != nil {
 			return exitWith{code: exitUsage, msg: fmt.Sprintf("%s: %v", file, err)}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devfence/devfence/internal/pipeline"
 	"github.com/devfence/devfence/rules/trace"
 )
 
@@ -114,6 +115,19 @@ func deviceAddrs(c *cli.Context) ([]netip.Addr, error) {
 		}
 	}
 	return out, nil
+}
+
+// resolveFlag is compile's --resolve, for the tracing commands.
+func resolveFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "resolve", Usage: "resolve host names in networks now; without it their sets are empty and match nothing"}
+}
+
+// warnUnresolved says that a profile's host names were left unresolved:
+// the tracer would otherwise drop packets to them without a word.
+func warnUnresolved(c *cli.Context, path string, res *pipeline.Result) {
+	if hosts := res.Profile.Networks.Hosts(); len(hosts) > 0 && !c.Bool("resolve") && !c.IsSet("dns") {
+		fmt.Fprintf(c.App.ErrWriter, "devfence: warning: %s: host names in networks (%s) are not resolved, so their sets are empty; --resolve fills them\n", path, strings.Join(hosts, ", "))
+	}
 }
 
 // parsePacket reads one packet argument; a parse error shows the packet
