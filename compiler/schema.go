@@ -31,11 +31,16 @@ const SchemaDialect = "https://json-schema.org/draft/2020-12/schema"
 // Schema returns the profile's JSON Schema, indented, keys sorted, so that
 // the same types always give the same bytes.
 func Schema() ([]byte, error) {
-	g := &schemaGen{defaults: reflect.ValueOf(Defaults())}
+	g := &schemaGen{defaults: reflect.ValueOf(Defaults()), tables: profileTables}
 	root := g.object(reflect.TypeFor[Profile](), "", g.defaults)
 	root["$schema"] = SchemaDialect
 	root["title"] = "devfence device profile, version 1"
 	root["$defs"] = schemaDefs()
+	return encodeSchema(root)
+}
+
+// encodeSchema writes a schema indented, keys sorted, without HTML escapes.
+func encodeSchema(root schema) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -218,6 +223,7 @@ var schemaTypes = map[reflect.Type]string{
 	reflect.TypeFor[Targets]():   "targets",
 	reflect.TypeFor[Networks]():  "networks",
 	reflect.TypeFor[Address]():   "address",
+	reflect.TypeFor[ByteCheck](): "bytes",
 }
 
 // Patterns of the value formats, in the syntax common to ECMA-262 (which
@@ -322,7 +328,18 @@ func schemaDefs() schema {
 
 type schemaGen struct {
 	defaults reflect.Value
+	tables   schemaTables
 }
+
+// schemaTables are what reflection cannot know of one kind of file, keyed
+// by path.
+type schemaTables struct {
+	descriptions map[string]string
+	required     map[string][]string
+	fields       map[string]schema
+}
+
+var profileTables = schemaTables{schemaDescriptions, schemaRequired, schemaFields}
 
 // object is the schema of a struct: its yaml-tagged fields, nothing else.
 // def is the struct's value in Defaults(), or invalid inside lists.
@@ -341,7 +358,7 @@ func (g *schemaGen) object(t reflect.Type, path string, def reflect.Value) schem
 		props[tag] = g.field(f.Type, join(path, tag), fdef)
 	}
 	s := schema{"type": "object", "additionalProperties": false, "properties": props}
-	if req := schemaRequired[path]; len(req) > 0 {
+	if req := g.tables.required[path]; len(req) > 0 {
 		s["required"] = req
 	}
 	if all, ok := schemaConditions[path]; ok {
@@ -376,10 +393,10 @@ func (g *schemaGen) field(t reflect.Type, path string, def reflect.Value) schema
 			panic(fmt.Sprintf("compiler: no schema for %s at %s", t, path))
 		}
 	}
-	for k, v := range schemaFields[path] {
+	for k, v := range g.tables.fields[path] {
 		s[k] = v
 	}
-	if d, ok := schemaDescriptions[path]; ok {
+	if d, ok := g.tables.descriptions[path]; ok {
 		s["description"] = d
 	}
 	if d, ok := defaultOf(def); ok {
@@ -403,4 +420,65 @@ func defaultOf(v reflect.Value) (any, bool) {
 		return d, true
 	}
 	return nil, false
+}
+
+// TestSchema returns the JSON Schema of test files (NAME.test.yaml, run
+// by `devfence test`), generated as the profile's is.
+func TestSchema() ([]byte, error) {
+	g := &schemaGen{tables: testTables}
+	root := g.object(reflect.TypeFor[TestFile](), "", reflect.Value{})
+	root["$schema"] = SchemaDialect
+	root["title"] = "devfence test file"
+	root["$defs"] = schema{
+		"duration": schemaDefs()["duration"],
+		"bytes": schema{
+			"description": "A byte count: a number, a size (64KiB), or either after <=, >=, <, > or ==.",
+			"anyOf": []any{
+				schema{"type": "integer", "minimum": 0},
+				schema{"type": "string", "pattern": anchored(`\s*(<=|>=|==|<|>)?\s*([0-9]+|` + sizePat + `)\s*`)},
+			},
+		},
+	}
+	return encodeSchema(root)
+}
+
+var packetDescription = "A packet in the explain grammar (docs/EXPLAIN.md): in|out PROTO [SRC] > [DST] [OPTION]..."
+
+var testTables = schemaTables{
+	descriptions: map[string]string{
+		"profile":   "The profile under test, relative to this file; default: NAME.yaml for NAME.test.yaml.",
+		"addresses": "The device's own addresses; default 192.0.2.10 and 2001:db8:1::10.",
+		"cases":     "The cases; each runs on a fresh device (no connections, empty sets, time 0).",
+
+		"cases[]":        "One packet, or a sequence of steps.",
+		"cases[].name":   "What the case shows; unique in the file.",
+		"cases[].packet": packetDescription,
+		"cases[].expect": "What the packet must come to.",
+		"cases[].steps":  "Packets, connections and waits, in order.",
+
+		"cases[].steps[]":         "One of packet, connect or wait.",
+		"cases[].steps[].packet":  packetDescription,
+		"cases[].steps[].connect": "A TCP handshake (SYN, SYN-ACK, ACK) between the packet's two sides, the first side opening it.",
+		"cases[].steps[].wait":    "Move the simulated clock on.",
+		"cases[].steps[].expect":  "What the step must come to.",
+
+		"cases[].expect.verdict":           "accept (every packet accepted), drop (every packet dropped) or partial.",
+		"cases[].expect.entry":             "The profile entry (rule comment) that decided the last packet.",
+		"cases[].expect.delivered":         "Payload bytes accepted.",
+		"cases[].expect.accepted":          "Packets accepted.",
+		"cases[].steps[].expect.verdict":   "accept (every packet accepted), drop (every packet dropped) or partial.",
+		"cases[].steps[].expect.entry":     "The profile entry (rule comment) that decided the last packet.",
+		"cases[].steps[].expect.delivered": "Payload bytes accepted.",
+		"cases[].steps[].expect.accepted":  "Packets accepted.",
+	},
+	required: map[string][]string{
+		"":        {"cases"},
+		"cases[]": {"name"},
+	},
+	fields: map[string]schema{
+		"cases":                          {"minItems": 1},
+		"addresses":                      {"items": schema{"type": "string", "anyOf": []any{schema{"pattern": anchored(ipv4Pat)}, schema{"pattern": anchored(ipv6Pat)}}}},
+		"cases[].expect.verdict":         {"enum": testVerdicts},
+		"cases[].steps[].expect.verdict": {"enum": testVerdicts},
+	},
 }

@@ -80,6 +80,12 @@ func TestSchemaGolden(t *testing.T) {
 // fields, with a description; and no property that is not a field.
 func TestSchemaCoversFields(t *testing.T) {
 	out, _ := Schema()
+	coversFields(t, out, reflect.TypeFor[Profile](), profileTables, 40)
+}
+
+// coversFields checks a schema generated from typ with tables.
+func coversFields(t *testing.T, out []byte, root0 reflect.Type, tables schemaTables, minFields int) {
+	t.Helper()
 	var root map[string]any
 	if err := json.Unmarshal(out, &root); err != nil {
 		t.Fatal(err)
@@ -124,7 +130,7 @@ func TestSchemaCoversFields(t *testing.T) {
 					continue
 				}
 				if d, _ := prop["description"].(string); d == "" {
-					t.Errorf("%s: no description (add one to schemaDescriptions)", fpath)
+					t.Errorf("%s: no description (add one to the schema's descriptions)", fpath)
 				}
 				walk(typ.Field(i).Type, prop, fpath)
 			}
@@ -135,8 +141,8 @@ func TestSchemaCoversFields(t *testing.T) {
 			}
 		}
 	}
-	walk(reflect.TypeFor[Profile](), root, "")
-	if fields < 40 {
+	walk(root0, root, "")
+	if fields < minFields {
 		t.Errorf("only %d fields walked; the walk lost its way", fields)
 	}
 	// Every table entry must name a real place, or it silently does nothing.
@@ -162,8 +168,8 @@ func TestSchemaCoversFields(t *testing.T) {
 			}
 		}
 	}
-	collect(reflect.TypeFor[Profile](), "")
-	for _, table := range []map[string]bool{keys(schemaDescriptions), keys(schemaFields), keys(schemaRequired)} {
+	collect(root0, "")
+	for _, table := range []map[string]bool{keys(tables.descriptions), keys(tables.fields), keys(tables.required)} {
 		for p := range table {
 			if !paths[p] {
 				t.Errorf("schema table entry %q names no field", p)
@@ -329,5 +335,47 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 				t.Errorf("schema: ok=%v, want %v (%v)", serr == nil, tc.ok, serr)
 			}
 		})
+	}
+}
+
+// TestTestSchema keeps golden/test-schema.json, which is what `devfence
+// schema --test` prints, checks it covers the test file's fields, and
+// that the examples' test files pass it.
+func TestTestSchema(t *testing.T) {
+	out, err := TestSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Compare(t, "../golden/test-schema.json", out)
+	coversFields(t, out, reflect.TypeFor[TestFile](), testTables, 15)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource("devfence-test.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("devfence-test.schema.json")
+	if err != nil {
+		t.Fatalf("schema does not compile: %v", err)
+	}
+	files, _ := filepath.Glob("../examples/tests/*.test.yaml")
+	if len(files) == 0 {
+		t.Fatal("no examples/tests/*.test.yaml")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate(t, sch, data); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	bad := []byte("cases:\n  - name: x\n    packet: in tcp 1.2.3.4 > 22\n    expect: {verdict: maybe}\n")
+	if err := validate(t, sch, bad); err == nil {
+		t.Error("a verdict of maybe passes the schema")
 	}
 }

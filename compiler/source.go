@@ -65,6 +65,19 @@ func (s *Source) Release() {
 // hold, e.g. a field left to its default, gives its nearest ancestor that
 // it does; the document start stands for the root.
 func (s *Source) Position(path string) Pos {
+	_, pos := s.walk(path)
+	return pos
+}
+
+// node is the value at path, or nil when the file has none there.
+func (s *Source) node(path string) *yaml.Node {
+	n, _ := s.walk(path)
+	return n
+}
+
+// walk follows path from the root as far as the file goes: the last node
+// reached, and the position of its key (or item).
+func (s *Source) walk(path string) (*yaml.Node, Pos) {
 	pos := Pos{1, 1}
 	n := s.root
 	for path != "" && n != nil {
@@ -72,7 +85,7 @@ func (s *Source) Position(path string) Pos {
 		if path[0] == '[' {
 			end := strings.IndexByte(path, ']')
 			if end < 0 {
-				break
+				return nil, pos
 			}
 			seg, path = path[:end+1], path[end+1:]
 		} else {
@@ -88,11 +101,11 @@ func (s *Source) Position(path string) Pos {
 		}
 		next, at := child(n, seg)
 		if next == nil {
-			break
+			return nil, pos
 		}
 		n, pos = next, at
 	}
-	return pos
+	return n, pos
 }
 
 // child finds seg ("name" or "[i]") under n, and the position that names it.

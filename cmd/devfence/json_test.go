@@ -111,6 +111,9 @@ func TestJSONGoldens(t *testing.T) {
 				normal: []normalRule{netnsName(ns, 1),
 					{regexp.MustCompile(`"saved_at": "[0-9T:-]+Z"`), 1, `"saved_at": "SAVED"`}}},
 			{name: "watch", command: "watch", lines: true}, // TestWatchCLI
+			{name: "explain", command: "explain", args: []string{"--addr", "192.168.1.50", babyMonitor,
+				"in tcp 192.168.1.20 > 8443", "wait 1s", "out udp > 198.51.100.9:123 count 20 size 1000"}},
+			{name: "test", command: "test", args: []string{root + "examples/tests/smart-plug.test.yaml"}},
 			// The features are this kernel's; a kernel lacking one changes
 			// the golden, which is the point.
 			{name: "probe", command: "probe", args: []string{"--netns", ns},

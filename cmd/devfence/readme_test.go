@@ -103,7 +103,8 @@ const readmeTestCommand = "go test ./..."
 //     under `ip netns exec` in a throwaway namespace, with a tmpfs over
 //     /var/lib so that nothing it saves reaches the host.
 //   - yaml: a profile; it must compile (and, in the full build, pass the
-//     policies).
+//     policies). One that starts with `profile:` is a test file of that
+//     profile (docs/TESTING.md); `devfence test` must pass it.
 //   - text: output shown as an example; not run.
 //
 // A block with any other fence, or none, fails the test, so no block goes
@@ -125,8 +126,29 @@ func TestREADMECodeBlocks(t *testing.T) {
 			}
 		case "yaml":
 			t.Run(where, func(t *testing.T) {
-				path := filepath.Join(t.TempDir(), fmt.Sprintf("README.md-%d.yaml", b.line))
-				if err := os.WriteFile(path, []byte(strings.Join(b.lines, "\n")+"\n"), 0o644); err != nil {
+				// A test file names its profile relative to itself: the
+				// block's directory has the repository's examples.
+				dir := t.TempDir()
+				examples, err := filepath.Abs(filepath.Join(root, "examples"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(examples, filepath.Join(dir, "examples")); err != nil {
+					t.Fatal(err)
+				}
+				text := strings.Join(b.lines, "\n") + "\n"
+				if strings.HasPrefix(text, "profile:") {
+					path := filepath.Join(dir, fmt.Sprintf("README.md-%d.test.yaml", b.line))
+					if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if code, out, errs := devfence(t, "test", path); code != exitOK {
+						t.Errorf("the test file does not pass: exit %d\n%s%s", code, out, errs)
+					}
+					return
+				}
+				path := filepath.Join(dir, fmt.Sprintf("README.md-%d.yaml", b.line))
+				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				if code, _, errs := devfence(t, "compile", path); code != exitOK {
