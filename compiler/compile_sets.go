@@ -39,9 +39,15 @@ func (c *compilation) declareSets() {
 		}
 	}
 	if q := p.Egress.Total; q != nil {
+		// One element per family, but room for four: the kernel counts an
+		// expired element against the size until its garbage collection
+		// (about a second later) frees it, and a set at its size refuses
+		// the add, so with room for two a family's metered traffic was
+		// dropped for up to a second after its window ended (found by the
+		// differential test, internal/differential).
 		c.t.Sets = append(c.t.Sets, &rules.Set{
 			Name: totalSet, Key: rules.KeyNFProto, Flags: rules.FlagDynamic | rules.FlagTimeout,
-			Size: 2, Timeout: q.Window, Comment: "egress.total " + q.String(),
+			Size: 4, Timeout: q.Window, Comment: "egress.total " + q.String(),
 		})
 	}
 	// Pruned again when no service reply rule uses them.
