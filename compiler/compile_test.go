@@ -267,7 +267,7 @@ func TestCompiledSets(t *testing.T) {
 		{"consent_v4", "type ipv4_addr flags=6 size=77 elements=[]"},
 		{"quota_default_v6", "type ipv6_addr flags=6 size=999 elements=[]"},
 		{"quota_allow_ntp_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
-		{"total", "type nf_proto flags=6 size=2 elements=[]"},
+		{"total", "type nf_proto flags=6 size=4 elements=[]"},
 		{"unassured_replies_v4", "type ipv4_addr flags=6 size=999 elements=[]"},
 		{"unassured_replies_v6", "type ipv6_addr flags=6 size=999 elements=[]"},
 	} {
