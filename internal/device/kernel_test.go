@@ -275,7 +275,9 @@ func assertSettled(t *testing.T, e *env) {
 // waitPending waits until an apply --confirm has its pending state written.
 func waitPending(t *testing.T, e *env) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	// A bound on an event that must come, not a speed check: under
+	// emulation (the kernel lab's 1-CPU MIPS) an apply takes seconds.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if s, err := e.store(t).load(); err == nil && s.Pending != nil {
 			return
 		}
@@ -335,9 +337,10 @@ func TestRollback(t *testing.T) {
 			e := newEnv(t)
 			old := e.example(t, "baby-monitor")
 			e.mustApply(t, old)
+			plug := e.example(t, "smart-plug")
 			done := make(chan error, 1)
 			go func() {
-				_, err := e.apply(t, e.example(t, "smart-plug"), Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+				_, err := e.apply(t, plug, Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
 				done <- err
 			}()
 			waitPending(t, e)
@@ -381,9 +384,10 @@ func TestRollback(t *testing.T) {
 				lockWait = 200 * time.Millisecond
 				_, early = e.rollback(t)
 			}}
+			plug := e.example(t, "smart-plug")
 			done := make(chan error, 1)
 			go func() {
-				_, err := Apply(k, e.example(t, "smart-plug"), Options{StateDir: e.state, Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
+				_, err := Apply(k, plug, Options{StateDir: e.state, Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
 				done <- err
 			}()
 			<-sending
