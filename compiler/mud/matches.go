@@ -173,8 +173,9 @@ func (c *converter) readIP(e *ace, v *value, path string, family int) (int, erro
 			*side.dst = append(*side.dst, peer{key: "dns:" + host, desc: "DNS name " + host})
 		}
 	}
-	// Drafts before RFC 8519 put port ranges into the IP match.
-	if err := c.readPorts(e, o, "source-port-range", "destination-port-range"); err != nil {
+	// Drafts before RFC 8519 put port ranges into the IP match, some
+	// (osMUD's and the MUD draft's lightbulb2000) under a -or-operator name.
+	if err := c.readPorts(e, o, "source-port-range", "destination-port-range", "source-port-range-or-operator", "destination-port-range-or-operator"); err != nil {
 		return 0, err
 	}
 	keys, paths := o.rest()
@@ -289,6 +290,9 @@ func (c *converter) readPorts(e *ace, o *object, names ...string) error {
 		pm, err := c.readPort(pv, ppath)
 		if err != nil {
 			return err
+		}
+		if strings.HasSuffix(name, "-or-operator") {
+			c.warnf(pv, ppath, "%s is a name from drafts before RFC 8519, which writes %s in the tcp or udp match; read as that", name, strings.TrimSuffix(name, "-range-or-operator"))
 		}
 		dst, at := &e.src, &e.srcPath
 		if strings.HasPrefix(name, "destination") {
