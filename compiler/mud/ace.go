@@ -45,6 +45,7 @@ type ace struct {
 	forwarding     string   // accept, drop or reject
 	logging        bool
 	unknownActions []string
+	ethImplied     string // an ethernet match the IP match implies, and why
 }
 
 // peer is the other end of a connection: a network to be bound or a literal.
@@ -209,6 +210,9 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 			}
 		}
 		return c.notImported(path, origin, reason, "%s: %s; devfence cannot match this, ACE not imported", where, strings.Join(e.unsupported, "; "))
+	}
+	if e.ethImplied != "" {
+		c.remark("%s: %s; imported without it", where, strings.TrimPrefix(e.ethImplied, path+"."))
 	}
 	proto, family := profileProto(e.proto, e.family, e.icmpEither)
 

@@ -21,6 +21,7 @@ import (
 const (
 	nistDir       = "testdata/nist"       // NIST's nist-mud test suite
 	thirdPartyDir = "testdata/thirdparty" // written for this repository in the styles of third-party generators
+	realDir       = "testdata/real"       // real third-party MUD files, copied unchanged
 	mudDoc        = "../../docs/MUD.md"
 )
 
@@ -39,7 +40,7 @@ func TestCorpus(t *testing.T) {
 	var table strings.Builder
 	table.WriteString("| File | ACEs in | Rules out | Replies | DHCP | Drops | Not imported, by reason |\n")
 	table.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
-	for _, dir := range []string{nistDir, thirdPartyDir} {
+	for _, dir := range []string{nistDir, thirdPartyDir, realDir} {
 		set := filepath.Base(dir)
 		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 		if err != nil || len(files) == 0 {

@@ -42,17 +42,29 @@ func (c *converter) readMatches(e *ace, v *value, path string) error {
 	if len(l4) > 1 {
 		return c.errorf(v, path, "%s matches exclude each other (one ACE matches one transport protocol)", strings.Join(l4, " and "))
 	}
-	mudV, mudPath, err := m.get("mud")
+	mudV, mudPath, err := m.get("mud", "mud-acl")
+	if err != nil {
+		return err
+	}
+	if mudV != nil && strings.HasSuffix(mudPath, ".mud-acl") {
+		c.warnf(mudV, mudPath, "mud-acl is the name drafts before RFC 8520 gave the ietf-mud:mud match; read as that")
+	}
+	// Drafts before RFC 8520 wrote a MUD class (same-manufacturer, ...)
+	// straight into matches (osMUD's MUDFILE.NEST).
+	found, err := c.readClassesIn(e, m)
+	if err != nil {
+		return err
+	}
+	for _, f := range found {
+		c.warnf(f.v, f.path, "%s directly in matches is a form from drafts before RFC 8520, which puts it in the ietf-mud:mud match; read as that", localName(f.key))
+	}
+	ethV, ethPath, err := m.get("eth")
 	if err != nil {
 		return err
 	}
 	keys, paths := m.rest()
 	for i, k := range keys {
-		u := fmt.Sprintf("%s %s", paths[i], m.v.obj[k].compact(50))
-		if localName(k) == "eth" {
-			u += ethernetMark
-		}
-		e.unsupported = append(e.unsupported, u)
+		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %s", paths[i], m.v.obj[k].compact(50)))
 	}
 
 	ipProto := -1
@@ -86,6 +98,13 @@ func (c *converter) readMatches(e *ace, v *value, path string) error {
 			}
 		} else if err := c.readL4(e, l4v[0], l4p[0]); err != nil {
 			return err
+		}
+	}
+	if ethV != nil {
+		if implied := ethImplied(ethV, e); implied != "" {
+			e.ethImplied = fmt.Sprintf("%s %s %s", ethPath, ethV.compact(80), implied)
+		} else {
+			e.unsupported = append(e.unsupported, fmt.Sprintf("%s %s%s", ethPath, ethV.compact(50), ethernetMark))
 		}
 	}
 	if e.proto != 6 && e.proto != 17 && (e.src != nil || e.dst != nil) {
@@ -173,8 +192,9 @@ func (c *converter) readIP(e *ace, v *value, path string, family int) (int, erro
 			*side.dst = append(*side.dst, peer{key: "dns:" + host, desc: "DNS name " + host})
 		}
 	}
-	// Drafts before RFC 8519 put port ranges into the IP match.
-	if err := c.readPorts(e, o, "source-port-range", "destination-port-range"); err != nil {
+	// Drafts before RFC 8519 put port ranges into the IP match, some
+	// (osMUD's and the MUD draft's lightbulb2000) under a -or-operator name.
+	if err := c.readPorts(e, o, "source-port-range", "destination-port-range", "source-port-range-or-operator", "destination-port-range-or-operator"); err != nil {
 		return 0, err
 	}
 	keys, paths := o.rest()
@@ -289,6 +309,9 @@ func (c *converter) readPorts(e *ace, o *object, names ...string) error {
 		pm, err := c.readPort(pv, ppath)
 		if err != nil {
 			return err
+		}
+		if strings.HasSuffix(name, "-or-operator") {
+			c.warnf(pv, ppath, "%s is a name from drafts before RFC 8519, which writes %s in the tcp or udp match; read as that", name, strings.TrimSuffix(name, "-range-or-operator"))
 		}
 		dst, at := &e.src, &e.srcPath
 		if strings.HasPrefix(name, "destination") {
@@ -407,23 +430,44 @@ func (c *converter) readClasses(e *ace, v *value, path string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := c.readClassesIn(e, o); err != nil {
+		return err
+	}
+	keys, paths := o.rest()
+	for i, k := range keys {
+		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %s", paths[i], o.v.obj[k].compact(50)))
+	}
+	return nil
+}
+
+// member is a member of a JSON object: its key, value and path.
+type member struct {
+	key, path string
+	v         *value
+}
+
+// readClassesIn reads the MUD classes among the members of o and returns
+// the members it read.
+func (c *converter) readClassesIn(e *ace, o *object) ([]member, error) {
+	var found []member
 	for _, cls := range []string{"manufacturer", "same-manufacturer", "model", "local-networks", "controller", "my-controller"} {
 		cv, cpath, err := o.get(cls)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if cv == nil {
 			continue
 		}
+		found = append(found, member{key: cls, path: cpath, v: cv})
 		switch cls {
 		case "manufacturer", "model", "controller":
 			s, err := c.str(cv, cpath)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			s = strings.TrimSpace(s)
 			if s == "" {
-				return c.errorf(cv, cpath, "is empty")
+				return nil, c.errorf(cv, cpath, "is empty")
 			}
 			if cls == "manufacturer" {
 				s = strings.ToLower(s)
@@ -431,16 +475,12 @@ func (c *converter) readClasses(e *ace, v *value, path string) error {
 			e.classes = append(e.classes, peer{key: cls + ":" + s, desc: cls + " " + s})
 		default:
 			if err := c.empty(cv, cpath); err != nil {
-				return err
+				return nil, err
 			}
 			e.classes = append(e.classes, peer{key: cls, desc: cls})
 		}
 	}
-	keys, paths := o.rest()
-	for i, k := range keys {
-		e.unsupported = append(e.unsupported, fmt.Sprintf("%s %s", paths[i], o.v.obj[k].compact(50)))
-	}
-	return nil
+	return found, nil
 }
 
 func (c *converter) readActions(e *ace, v *value, path string) error {

@@ -47,16 +47,19 @@
 // an ICMP code, two peers at once, a drop ACE before it that may overlap,
 // ...) is not imported at all but listed, both in Result.Unmapped and in a
 // comment block at the top of the profile, so that nothing is dropped
-// silently. One reading goes past the letter of the file: a multicast group
-// (or 255.255.255.255) intersected with local-networks is that address
-// (Result.Notes says so).
+// silently. Two readings go past the letter of the file, each said in
+// Result.Notes: a multicast group (or 255.255.255.255) intersected with
+// local-networks is that address; and an ethernet match whose every field
+// the IP match implies (the IP family's ethertype, the broadcast MAC with
+// destination 255.255.255.255, as MUDgee writes them) is left out.
 //
 // An ACE that breaks RFC 8519/8520 (a wrong type, an operator with a range,
 // actions inside matches, ...) is skipped and listed in Result.Skipped, and
 // the rest of the file is imported; if it may have been a drop, the
 // accepting ACEs after it in its policy are not imported either. What breaks
 // the RFCs but can mean one thing only ([] for [null], an address where a
-// prefix is due) is read so, with a line in Result.Warnings.
+// prefix is due, names from the drafts before the RFCs) is read so, with a
+// line in Result.Warnings.
 package mud
 
 import (
