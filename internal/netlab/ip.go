@@ -157,20 +157,12 @@ func (s *IPSink) TypeBytes(t uint8) int64 {
 
 // WaitTypePackets waits until at least n packets of type t arrived (bounded).
 func (s *IPSink) WaitTypePackets(t uint8, n int64, timeout time.Duration) error {
-	err := Poll(timeout, 5*time.Millisecond, func() (bool, error) { return s.TypePackets(t) >= n, nil })
-	if err != nil {
-		return fmt.Errorf("netlab: %s proto %d type %d: %d of %d packets: %w", s.Host.Name, s.proto, t, s.TypePackets(t), n, err)
-	}
-	return nil
+	return waitCount(func() int64 { return s.TypePackets(t) }, n, timeout, "packets", "%s proto %d type %d", s.Host.Name, s.proto, t)
 }
 
 // WaitPackets waits until at least n packets arrived (bounded).
 func (s *IPSink) WaitPackets(n int64, timeout time.Duration) error {
-	err := Poll(timeout, 5*time.Millisecond, func() (bool, error) { return s.Packets() >= n, nil })
-	if err != nil {
-		return fmt.Errorf("netlab: %s proto %d: %d of %d packets: %w", s.Host.Name, s.proto, s.Packets(), n, err)
-	}
-	return nil
+	return waitCount(s.Packets, n, timeout, "packets", "%s proto %d", s.Host.Name, s.proto)
 }
 
 // Close stops the sink and waits for its goroutine.

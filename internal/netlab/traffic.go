@@ -221,20 +221,12 @@ func (s *TCPSink) ConnsFrom(a netip.Addr) int64 { return s.peerConns.get(a) }
 
 // WaitBytes waits until at least n bytes were received (bounded).
 func (s *TCPSink) WaitBytes(n int64, timeout time.Duration) error {
-	err := Poll(timeout, 5*time.Millisecond, func() (bool, error) { return s.Bytes() >= n, nil })
-	if err != nil {
-		return fmt.Errorf("netlab: %s tcp/%d: %d of %d bytes: %w", s.Host.Name, s.port, s.Bytes(), n, err)
-	}
-	return nil
+	return waitCount(s.Bytes, n, timeout, "bytes", "%s tcp/%d", s.Host.Name, s.port)
 }
 
 // WaitConns waits until at least n connections were accepted (bounded).
 func (s *TCPSink) WaitConns(n int64, timeout time.Duration) error {
-	err := Poll(timeout, 5*time.Millisecond, func() (bool, error) { return s.Conns() >= n, nil })
-	if err != nil {
-		return fmt.Errorf("netlab: %s tcp/%d: %d of %d connections: %w", s.Host.Name, s.port, s.Conns(), n, err)
-	}
-	return nil
+	return waitCount(s.Conns, n, timeout, "connections", "%s tcp/%d", s.Host.Name, s.port)
 }
 
 // Close stops the sink, closes its connections and waits for its goroutines.
@@ -341,20 +333,12 @@ func (s *UDPSink) PacketsFrom(a netip.Addr) int64 { return s.peerPkts.get(a) }
 
 // WaitPackets waits until at least n datagrams were received (bounded).
 func (s *UDPSink) WaitPackets(n int64, timeout time.Duration) error {
-	err := Poll(timeout, 5*time.Millisecond, func() (bool, error) { return s.Packets() >= n, nil })
-	if err != nil {
-		return fmt.Errorf("netlab: %s udp/%d: %d of %d packets: %w", s.Host.Name, s.port, s.Packets(), n, err)
-	}
-	return nil
+	return waitCount(s.Packets, n, timeout, "packets", "%s udp/%d", s.Host.Name, s.port)
 }
 
 // WaitBytes waits until at least n bytes were received (bounded).
 func (s *UDPSink) WaitBytes(n int64, timeout time.Duration) error {
-	err := Poll(timeout, 5*time.Millisecond, func() (bool, error) { return s.Bytes() >= n, nil })
-	if err != nil {
-		return fmt.Errorf("netlab: %s udp/%d: %d of %d bytes: %w", s.Host.Name, s.port, s.Bytes(), n, err)
-	}
-	return nil
+	return waitCount(s.Bytes, n, timeout, "bytes", "%s udp/%d", s.Host.Name, s.port)
 }
 
 // Close stops the sink and waits for its goroutine.
@@ -683,4 +667,13 @@ func IsRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
 // (ICMP unreachable or failed neighbour resolution).
 func IsUnreachable(err error) bool {
 	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}
+
+// waitCount polls read until it reaches n (bounded by timeout); the error
+// names the sink (format, args) and what it counts (unit).
+func waitCount(read func() int64, n int64, timeout time.Duration, unit, format string, args ...any) error {
+	if err := Poll(timeout, 5*time.Millisecond, func() (bool, error) { return read() >= n, nil }); err != nil {
+		return fmt.Errorf("netlab: %s: %d of %d %s: %w", fmt.Sprintf(format, args...), read(), n, unit, err)
+	}
+	return nil
 }
