@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,6 +107,7 @@ type env struct {
 	devicePorts []uint16
 	sockets     map[netip.AddrPort]*socket // bound in the peers and the device
 	nextSeq     int
+	verdicts    int // datagrams whose fate the kernel and the tracer agreed on
 }
 
 // TestTracerMatchesKernel generates random UDP sequences against the lab
@@ -114,15 +116,41 @@ type env struct {
 // on how many of those sent to it arrive. DEVFENCE_DIFF_SEQUENCES (default
 // 4, about 20 s) and DEVFENCE_DIFF_SEED choose how many and which; a
 // failure reports the shortest failing sequence found by dropping steps.
+// DEVFENCE_DIFF_LABS (default 1) spreads the sequences over that many labs
+// at once, lab i with seed+i (the sequences mostly wait on the profile's
+// windows, so labs overlap well); DEVFENCE_DIFF_MIN_VERDICTS fails the
+// run if the labs compared fewer datagrams than that in all (CI's proof
+// of how many cases the test covered).
 func TestTracerMatchesKernel(t *testing.T) {
-	lab := netlab.New(t, netlab.WithVictims(4))
 	netlab.RequireTool(t, "nft")
 	path := filepath.Join(t.TempDir(), "diff-camera.yaml")
 	if err := os.WriteFile(path, []byte(labProfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, lab, path, false)
-	e.check(t, envInt(t, "DEVFENCE_DIFF_SEQUENCES", 4), 16)
+	sequences, labs := envInt(t, "DEVFENCE_DIFF_SEQUENCES", 4), max(envInt(t, "DEVFENCE_DIFF_LABS", 1), 1)
+	seed := envInt(t, "DEVFENCE_DIFF_SEED", 1)
+	var mu sync.Mutex
+	verdicts := 0
+	t.Run("labs", func(t *testing.T) {
+		for i := range labs {
+			n := sequences / labs
+			if i < sequences%labs {
+				n++
+			}
+			t.Run(fmt.Sprintf("seed-%d", seed+i), func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, netlab.New(t, netlab.WithVictims(4)), path, false)
+				e.check(t, n, 16, uint64(seed+i))
+				mu.Lock()
+				verdicts += e.verdicts
+				mu.Unlock()
+			})
+		}
+	})
+	t.Logf("%d sequences over %d labs: the kernel and the tracer agreed on %d datagrams", sequences, labs, verdicts)
+	if min := envInt(t, "DEVFENCE_DIFF_MIN_VERDICTS", 0); verdicts < min {
+		t.Errorf("%d datagrams compared, fewer than DEVFENCE_DIFF_MIN_VERDICTS=%d: raise DEVFENCE_DIFF_SEQUENCES", verdicts, min)
+	}
 }
 
 // TestExamplesMatchKernel does the same for every example profile, as it
@@ -141,7 +169,7 @@ func TestExamplesMatchKernel(t *testing.T) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			lab := netlab.New(t, netlab.WithVictims(4))
 			netlab.RequireTool(t, "nft")
-			newEnv(t, lab, path, true).check(t, n, 16)
+			newEnv(t, lab, path, true).check(t, n, 16, uint64(envInt(t, "DEVFENCE_DIFF_SEED", 1)))
 		})
 	}
 }
@@ -266,9 +294,8 @@ func udpPorts(t *rules.Table) (peerPorts, devicePorts []uint16) {
 	return add(peerPorts, 7777), add(devicePorts, 7002)
 }
 
-func (e *env) check(t *testing.T, sequences, steps int) {
+func (e *env) check(t *testing.T, sequences, steps int, seed uint64) {
 	t.Helper()
-	seed := uint64(envInt(t, "DEVFENCE_DIFF_SEED", 1))
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("%d sequences, seed %d; peers %v; peer ports %v; device ports %v", sequences, seed, e.peers, e.peerPorts, e.devicePorts)
 	for i := range sequences {
@@ -439,11 +466,13 @@ func (e *env) run(t *testing.T, seq []step) (string, error) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				return fmt.Sprintf("step %d (%s): kernel let out %v, tracer %v\n%s", i+1, spec, got, want, walk()), nil
 			}
+			e.verdicts += len(want)
 		case "spoof":
 			err := e.device.SpoofUDP(e.peers[s.forged].addr(s.v6), remote.Addr(), sport, s.port, make([]byte, s.size))
 			if got := err == nil; got != want[0] {
 				return fmt.Sprintf("step %d (%s): kernel let out %v (%v), tracer %v\n%s", i+1, spec, got, err, want[0], walk()), nil
 			}
+			e.verdicts++
 		case "in", "reply":
 			to := out[s.v6]
 			if s.kind == "in" {
@@ -466,6 +495,7 @@ func (e *env) run(t *testing.T, seq []step) (string, error) {
 			if got := to.received(remote) - before; got != n {
 				return fmt.Sprintf("step %d (%s): %d of %d arrived, tracer let in %d\n%s", i+1, spec, got, s.count, n, walk()), nil
 			}
+			e.verdicts += s.count
 		}
 	}
 	return "", nil
