@@ -302,8 +302,15 @@ func (c *converter) mapACE(pol policy, a *aclInfo, path, name, origin string, v 
 		}
 	}
 
-	if pol == fromDevice && devPort != nil {
+	if pol == fromDevice && devPort != nil && (peerPort == nil || !hasPorts(proto)) {
 		return c.notImported(path, origin, ReasonDevicePort, "%s: %s %s fixes the device's own port; devfence egress rules match the peer's port only, ACE not imported", where, devPath, devPort.desc)
+	}
+	if pol == fromDevice && devPort != nil {
+		// Both ends fixed (BACnet/IP's 47808 to 47808, as DAQ's files
+		// write it): the rule keeps the peer and its port, which is what
+		// the ACE allows the device to reach; the device's own source
+		// port is the device's choice, and devfence does not pin it.
+		c.note("%s: %s %s, the device's own port, is not enforced: the rule matches the peer's port %s", where, devPath, devPort.desc, peerPort.desc)
 	}
 	if pol == toDevice && peerPort != nil {
 		return c.notImported(path, origin, ReasonPeerPort, "%s: %s %s fixes the peer's port; devfence inbound services match the device's port only, ACE not imported", where, peerPath, peerPort.desc)

@@ -137,6 +137,7 @@ var examples = map[string]struct {
 		rules: []string{
 			"out ping-frdev icmp [echo-request] to dns-cloud-example-com",
 			"out gre-frdev 47 to dns-cloud-example-com",
+			"out srcport-frdev udp 123 to dns-ntp-example-com",
 			"out after-drops-frdev tcp 8443 to dns-cloud-example-com",
 		},
 		unbound: nil,
@@ -153,7 +154,7 @@ var examples = map[string]struct {
 			"(odd-fr/everything-frdev): the earlier drop ACE odd-fr/no-telnet may carve an exception out of it",
 			"(odd-fr/dscp-frdev): matches.ipv4.dscp 46; devfence cannot match this",
 			"(odd-fr/eth-frdev): matches.eth {\"ethertype\":35020} (an ethernet match)",
-			"(odd-fr/srcport-frdev): matches.udp.source-port eq 123 fixes the device's own port",
+			"(odd-fr/srcport-frdev): matches.udp.source-port eq 123, the device's own port, is not enforced: the rule matches the peer's port eq 123",
 			"(odd-fr/own-address-frdev): network 10.0.0.5 is the device's own address",
 			"(odd-fr/two-peers-frdev): the peer must be all of DNS name printer.example.com and local-networks at once",
 			"(odd-fr/flags-frdev): matches.tcp.flags \"syn\"",
