@@ -27,7 +27,9 @@ func Suites(run string) []Suite {
 		"TestQuotaStopsFloodToNonConsentingPeer|TestRuleQuotaOverridesDefault|TestTotalBoundsSpreadFlood|TestFullPeerTableFailsClosed|" +
 		"TestBulkOnlyWhileConsenting|TestSpoofedSYNGrantsNoConsent|TestCloudHandshakeClearToSend|" +
 		"TestBannerRightAfterAcceptGrants|TestOneRequestThenOnlyACKsGrants|TestForgedSYNsCannotSpendAViewersBudget|TestDeviceCannotSpoof|" +
-		"TestSwapUnderFlood|TestReapplyKeepsState)$"
+		"TestSwapUnderFlood|TestReapplyKeepsState|" +
+		"TestICMPEgressTypes|TestICMPServiceTypes|TestIGMPReports|TestIGMPQueriesFromItsNetworks|" +
+		"TestProtocolNumberEgress|TestProtocolQuotas|TestAnyProtocolEgress)$"
 	s := []Suite{
 		{Name: "netlink", Pkg: "rules/netlink", Args: []string{"-test.timeout=15m"}},
 		{Name: "device", Pkg: "internal/device", Args: []string{"-test.timeout=15m"}},
