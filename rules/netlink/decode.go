@@ -166,7 +166,12 @@ func (d *decoder) meta(m *expr.Meta) ([]rules.Stmt, int) {
 		// Every protocol number encodes again: a name for those that have
 		// one, the number for the rest.
 		name := rules.L4ProtoName(c.Data[0])
-		d.ctx.l4proto = c.Data[0]
+		if d.ctx.l4set && d.ctx.l4proto != c.Data[0] {
+			// A second, different protocol: the model (and its encoder)
+			// holds one per rule, so this stays raw text.
+			return nil, 0
+		}
+		d.ctx.l4proto, d.ctx.l4set = c.Data[0], true
 		// Directly before a transport header match it is the dependency
 		// nft inserts for that match, which the match's text implies; not
 		// before one the decoder cannot read, whose raw text would not
