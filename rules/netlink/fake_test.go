@@ -102,13 +102,20 @@ func refusalCases(t *testing.T, fit func(*rules.Table) *rules.Table) []refusalCa
 			Comment: "egress.allow dns",
 		}}}},
 	}
+	// Fitted to a 32-bit ARM kernel the quota is a byte bucket (a limit),
+	// which the refusal names.
+	static := fit(staticDynset)
+	meter := "quota"
+	if d, ok := static.Chains[0].Rules[0].Stmts[1].(rules.DynsetUpdate); ok && d.Limit != nil {
+		meter = "limit"
+	}
 	withoutSet := nltest.Compile(t, filepath.Join(filepath.Dir(nltest.Examples(t)[0]), "baby-monitor.yaml"))
 	withoutSet.Sets = slices.DeleteFunc(withoutSet.Sets, func(s *rules.Set) bool { return s.Name == "quota_allow_dns_v4" })
 	return []refusalCase{
 		{name: "rule naming a missing set", tx: rules.Replace(fit(withoutSet)), errno: unix.ENOENT,
 			want: `kernel refused rule "egress.allow dns" in chain output (expression dynset, set quota_allow_dns_v4): no such file or directory`},
-		{name: "set updated from a rule without flags dynamic", tx: rules.Replace(fit(staticDynset)), errno: unix.EOPNOTSUPP,
-			want: `kernel refused rule "egress.allow dns" in chain output (expression dynset, set static_v4): operation not supported; set static_v4 cannot be updated from the datapath (it needs flags dynamic, and a kernel with quota expressions in set elements)`},
+		{name: "set updated from a rule without flags dynamic", tx: rules.Replace(static), errno: unix.EOPNOTSUPP,
+			want: `kernel refused rule "egress.allow dns" in chain output (expression dynset, set static_v4): operation not supported; set static_v4 cannot be updated from the datapath (it needs flags dynamic, and a kernel with ` + meter + ` expressions in set elements)`},
 		{name: "kernel without an expression", refuse: []Refusal{{Expr: "fib"}}, tx: rules.Replace(ex["baby-monitor"]), errno: unix.EOPNOTSUPP,
 			want: `kernel refused rule "anti-spoofing" in chain output (expression fib): operation not supported; the kernel lacks the fib expression (module nft_fib_inet)`},
 		{name: "an expression of one rule", refuse: []Refusal{{What: `rule "egress.allow dns" in chain output`, Expr: "dynset", Err: unix.ENOENT}},
