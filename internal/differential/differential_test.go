@@ -56,6 +56,8 @@ log: {drops: 0}
 // collection (once a second) removes it, while the tracer drops it at
 // once: a shorter wait made a full @total drop a family's traffic in the
 // kernel for up to a second after the window (found by this test, seed 7).
+// Collection can lag more on a loaded machine; settle (gc_test.go) waits
+// for it after every wait.
 const wait = 3500 * time.Millisecond
 
 // peerHosts are the lab hosts that exchange traffic with the device.
@@ -445,6 +447,10 @@ func (e *env) run(t *testing.T, seq []step) (string, int, error) {
 	for i, s := range seq {
 		if s.kind == "wait" {
 			time.Sleep(wait)
+			tr.Advance(time.Since(start) - tr.Now())
+			if err := e.settle(tr, len(seq)); err != nil {
+				return "", 0, fmt.Errorf("step %d: %w", i+1, err)
+			}
 			mark = time.Now()
 			continue
 		}
