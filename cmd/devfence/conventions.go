@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -117,8 +118,10 @@ func quietUsage(cmds []*cli.Command) {
 // rootAction runs when no command matched: with an argument it is an
 // unknown command (a usage error), without one it shows the help.
 func rootAction(c *cli.Context) error {
-	if c.Args().Present() {
-		return usageError{fmt.Errorf("unknown command %q", c.Args().First())}
+	if name := c.Args().First(); slices.Contains(fullBuildOnly, name) {
+		return usageError{fmt.Errorf("%s is an authoring command: this device build of devfence (-tags nopolicy) leaves it out; run it with the full build, where profiles are authored", name)}
+	} else if name != "" {
+		return usageError{fmt.Errorf("unknown command %q", name)}
 	}
 	return cli.ShowAppHelp(c)
 }

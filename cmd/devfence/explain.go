@@ -1,3 +1,5 @@
+//go:build !nopolicy
+
 package main
 
 import (

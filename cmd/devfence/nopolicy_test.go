@@ -22,4 +22,15 @@ func TestDeviceBuild(t *testing.T) {
 	if code, _, _ := devfence(t, "compile", "--policy", "x", root+"examples/thermostat.yaml"); code != 2 {
 		t.Errorf("--policy in the device build: exit %d, want 2", code)
 	}
+	for _, name := range fullBuildOnly {
+		for _, c := range commands {
+			if c.Name == name {
+				t.Errorf("%s is listed in fullBuildOnly but the device build has it", name)
+			}
+		}
+		code, _, stderr := devfence(t, name, "x")
+		if want := name + " is an authoring command: this device build"; code != 2 || !strings.Contains(stderr, want) {
+			t.Errorf("%s in the device build: exit %d, %q; want exit 2 and %q", name, code, stderr, want)
+		}
+	}
 }

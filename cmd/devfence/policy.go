@@ -19,6 +19,9 @@ import (
 // hasPolicies tells tests which build this is.
 const hasPolicies = true
 
+// fullBuildOnly: the full build has every command.
+var fullBuildOnly []string
+
 // engine is the policy engine with the report's view of waivers, and
 // warnings printed where a command has no report (compile, apply).
 type engine struct {

@@ -22,6 +22,10 @@ var errNoPolicies = errors.New("this is the device build of devfence (-tags nopo
 // hasPolicies tells tests which build this is.
 const hasPolicies = false
 
+// fullBuildOnly are the authoring commands the device build leaves out, so
+// that asking for one says where it is rather than "unknown command".
+var fullBuildOnly = []string{"explain", "import-mud", "man", "schema", "test"}
+
 type engine struct{}
 
 func (engine) check(context.Context, *compiler.Profile) (denies, warnings compiler.Diagnostics, waived []report.Waiver, err error) {
