@@ -44,13 +44,16 @@ func (e *env) settle(tr *trace.Tracer, room int) error {
 		return nil
 	}
 	start := time.Now()
-	for {
+	for try := 0; ; try++ {
 		err := e.device.NFT(probe)
 		if err == nil {
 			return nil
 		}
 		if !strings.Contains(err.Error(), "Too many open files") { // ENFILE: the set is full
 			return fmt.Errorf("probe the sets' room: %w", err)
+		}
+		if try == 0 {
+			e.gcLags++
 		}
 		if time.Since(start) > gcPatience {
 			return fmt.Errorf("the kernel still held expired set elements %v after the wait: %w", gcPatience, errTiming)
