@@ -128,10 +128,7 @@ type env struct {
 // of how many cases the test covered).
 func TestTracerMatchesKernel(t *testing.T) {
 	netlab.RequireTool(t, "nft")
-	path := filepath.Join(t.TempDir(), "diff-camera.yaml")
-	if err := os.WriteFile(path, []byte(labProfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeLabProfile(t)
 	sequences, labs := envInt(t, "DEVFENCE_DIFF_SEQUENCES", 4), max(envInt(t, "DEVFENCE_DIFF_LABS", 1), 1)
 	seed := envInt(t, "DEVFENCE_DIFF_SEED", 1)
 	var mu sync.Mutex
@@ -180,6 +177,16 @@ func TestExamplesMatchKernel(t *testing.T) {
 			newEnv(t, lab, path, true).check(t, n, 16, uint64(envInt(t, "DEVFENCE_DIFF_SEED", 1)))
 		})
 	}
+}
+
+// writeLabProfile writes labProfile to a file for pipeline.Build.
+func writeLabProfile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "diff-camera.yaml")
+	if err := os.WriteFile(path, []byte(labProfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func newEnv(t *testing.T, lab *netlab.Lab, path string, examples bool) *env {

@@ -3,8 +3,6 @@ package differential
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,11 +119,7 @@ func probeKeys(k rules.KeyType, n int, taken map[string]bool) []string {
 // expired and been collected.
 func TestSettleWaitsForRoom(t *testing.T) {
 	netlab.RequireTool(t, "nft")
-	path := filepath.Join(t.TempDir(), "diff-camera.yaml")
-	if err := os.WriteFile(path, []byte(labProfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, netlab.New(t, netlab.WithVictims(4)), path, false)
+	e := newEnv(t, netlab.New(t, netlab.WithVictims(4)), writeLabProfile(t), false)
 	if err := e.device.NFT(rules.Replace(e.table).String()); err != nil {
 		t.Fatal(err)
 	}
