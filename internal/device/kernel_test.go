@@ -272,17 +272,29 @@ func assertSettled(t *testing.T, e *env) {
 	}
 }
 
-// waitPending waits until an apply --confirm has its pending state written.
-func waitPending(t *testing.T, e *env) {
+// waitPending waits until an apply --confirm has its pending state
+// written, failing with what the apply returned should it end first.
+func waitPending(t *testing.T, e *env, applied <-chan error) {
 	t.Helper()
 	// A bound on an event that must come, not a speed check: under
 	// emulation (the kernel lab's 1-CPU MIPS) an apply takes seconds.
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if s, err := e.store(t).load(); err == nil && s.Pending != nil {
+	var loadErr error
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.After(30 * time.Second); ; {
+		s, err := e.store(t).load()
+		if err == nil && s.Pending != nil {
 			return
 		}
+		loadErr = err
+		select {
+		case err := <-applied:
+			t.Fatalf("apply --confirm returned before its pending state was seen: %v", err)
+		case <-deadline:
+			t.Fatalf("no pending apply appeared in 30s (last state read: %v)", loadErr)
+		case <-tick.C:
+		}
 	}
-	t.Fatal("no pending apply appeared")
 }
 
 func TestConfirm(t *testing.T) {
@@ -297,7 +309,7 @@ func TestConfirm(t *testing.T) {
 			res, err = e.apply(t, plug, Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
 			done <- err
 		}()
-		waitPending(t, e)
+		waitPending(t, e, done)
 		if err := Confirm(e.state, e.target(t)); err != nil {
 			t.Fatalf("confirm: %v", err)
 		}
@@ -343,7 +355,7 @@ func TestRollback(t *testing.T) {
 				_, err := e.apply(t, plug, Options{Confirm: 10 * time.Second, Poll: 20 * time.Millisecond})
 				done <- err
 			}()
-			waitPending(t, e)
+			waitPending(t, e, done)
 			if _, err := e.rollback(t); err != nil {
 				t.Fatalf("rollback: %v", err)
 			}
