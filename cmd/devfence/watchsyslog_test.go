@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,4 +71,51 @@ func TestWatchSyslogUsage(t *testing.T) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.name, code, out, errs, tc.stderr)
 		}
 	}
+}
+
+// TestSyslogWriterRedials: a message is one datagram in log/syslog's
+// local format, and when the syslog daemon restarts (its socket is made
+// anew) the next message reaches the new one.
+func TestSyslogWriterRedials(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	listen := func() *net.UnixConn {
+		t.Helper()
+		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	read := func(c *net.UnixConn) string {
+		t.Helper()
+		buf := make([]byte, 512)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("syslog read: %v", err)
+		}
+		return string(buf[:n])
+	}
+	daemon := listen()
+	w := &syslogWriter{socket: sock}
+	if err := w.connect(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	tag := fmt.Sprintf(" devfence[%d]: ", os.Getpid())
+	for i, line := range []string{"first\n", "second\n"} {
+		if i == 1 {
+			daemon.Close()
+			os.Remove(sock)
+			daemon = listen()
+		}
+		if _, err := w.Write([]byte(line)); err != nil {
+			t.Fatalf("write %q: %v", line, err)
+		}
+		got := read(daemon)
+		if !strings.HasPrefix(got, "<29>") || !strings.HasSuffix(got, tag+line) {
+			t.Errorf("message %d: %q, want <29>TIMESTAMP%s%q", i, got, tag, line)
+		}
+	}
+	daemon.Close()
 }

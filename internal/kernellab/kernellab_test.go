@@ -44,6 +44,7 @@ func TestParseAndKnown(t *testing.T) {
 		"\x16=== RUN   TestE\n\x16=== RUN   TestE/x\n    e_test.go:9: the kernel lacks the payload expression\n" +
 		"\x16--- FAIL: TestE/x (0.00s)\n\x16=== RUN   TestE/y\n    e_test.go:9: could not resolve\n" +
 		"\x16--- FAIL: TestE/y (0.00s)\n\x16--- FAIL: TestE (0.00s)\n\x16=== NAME  \n" +
+		"\x16=== RUN   TestF\n\x16--- PASS: TestF (-9.08s)\n\x16=== NAME  \n" +
 		"\x16FAIL\nKLAB SUITE netlink END rc=1\n" +
 		"KLAB SUITE device BEGIN\n\x16=== RUN   TestD\n" +
 		"[   70.611613] PC is at nft_quota_eval+0x34/0x78 [nft_quota]\n"
@@ -55,7 +56,7 @@ func TestParseAndKnown(t *testing.T) {
 	for k, v := range r.Tests {
 		got[k] = v.Action
 	}
-	want := map[string]string{"netlink/TestA": "pass", "netlink/TestB": "known", "netlink/TestC": "fail", "netlink/TestE": "fail"}
+	want := map[string]string{"netlink/TestA": "pass", "netlink/TestB": "known", "netlink/TestC": "fail", "netlink/TestE": "fail", "netlink/TestF": "pass"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("tests (-want +got):\n%s", d)
 	}
@@ -70,7 +71,7 @@ func TestParseAndKnown(t *testing.T) {
 	if d := cmp.Diff(wantB, r.Tests["netlink/TestB"].Failures); d != "" {
 		t.Errorf("failures of TestB, once each (-want +got):\n%s", d)
 	}
-	wantF := []string{"kernel: [   70.611613] PC is at nft_quota_eval+0x34/0x78 [nft_quota]", "suite device did not finish (the VM stopped or timed out in it)"}
+	wantF := []string{"suite netlink: the VM's clock went backwards (TestF took -9.08s)", "kernel: [   70.611613] PC is at nft_quota_eval+0x34/0x78 [nft_quota]", "suite device did not finish (the VM stopped or timed out in it)"}
 	if d := cmp.Diff(wantF, r.Fatal); d != "" {
 		t.Errorf("fatal (-want +got):\n%s", d)
 	}

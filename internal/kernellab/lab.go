@@ -217,7 +217,7 @@ func Boot(o Options, t Target, kernel, initrd string) (string, time.Duration, er
 	args := append([]string{"-nographic", "-monitor", "none", "-no-reboot", "-nic", "none",
 		"-m", fmt.Sprint(t.MemMB), "-smp", fmt.Sprint(t.SMP), "-accel", "tcg",
 		"-kernel", kernel, "-initrd", initrd,
-		"-append", "console=" + t.Console + " rdinit=/init panic=-1 quiet"}, t.Machine...)
+		"-append", strings.TrimSpace("console=" + t.Console + " rdinit=/init panic=-1 quiet " + t.Cmdline)}, t.Machine...)
 	cmd := exec.CommandContext(ctx, t.QEMU, args...)
 	out := &bootWatch{start: time.Now()}
 	var w io.Writer = out

@@ -124,6 +124,10 @@ type event struct {
 	Output string
 }
 
+// reBackwards is a test's end line with a negative duration, which
+// test2json drops: the VM's monotonic clock went backwards during it.
+var reBackwards = regexp.MustCompile(`^\s*--- \w+: (\S+) \((-[0-9.]+s)\)`)
+
 // parseSuite converts one suite's -test.v=test2json output to events.
 func parseSuite(r *Result, suite, out string) {
 	cmd := exec.Command(goTool(), "tool", "test2json")
@@ -135,6 +139,7 @@ func parseSuite(r *Result, suite, out string) {
 	}
 	outputs := map[string][]string{} // test (any level) -> output lines
 	failed := map[string]bool{}
+	clockBack := false
 	sc := bufio.NewScanner(bytes.NewReader(js))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -147,6 +152,11 @@ func parseSuite(r *Result, suite, out string) {
 		switch e.Action {
 		case "output":
 			o := strings.TrimRight(e.Output, "\n")
+			// Then no timing of the run holds: a fatal error, once.
+			if m := reBackwards.FindStringSubmatch(o); m != nil && !clockBack {
+				clockBack = true
+				r.Fatal = append(r.Fatal, fmt.Sprintf("suite %s: the VM's clock went backwards (%s took %s)", suite, m[1], m[2]))
+			}
 			if t := strings.TrimSpace(o); t != "" && !strings.HasPrefix(t, "=== ") && !strings.HasPrefix(t, "--- ") {
 				outputs[e.Test] = append(outputs[e.Test], o)
 			}
@@ -154,6 +164,7 @@ func parseSuite(r *Result, suite, out string) {
 			failed[e.Test] = true
 			fallthrough
 		case "pass", "skip":
+
 			if e.Test == top {
 				r.Tests[key] = &Test{Action: e.Action}
 			}

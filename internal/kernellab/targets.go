@@ -23,6 +23,7 @@ type Target struct {
 	Package string   // Debian package holding QEMU
 	Machine []string // machine and CPU arguments
 	Console string   // serial console device of the kernel command line
+	Cmdline string   // more kernel command line, each word with its reason
 	MemMB   int
 	SMP     int
 }
@@ -42,7 +43,14 @@ var Targets = map[string]Target{
 	"6.1-arm64": {Suite: "bookworm", Arch: "arm64", Flavour: "cloud-arm64", GoEnv: []string{"GOARCH=arm64"},
 		QEMU: "qemu-system-aarch64", Package: "qemu-system-arm", Machine: []string{"-M", "virt", "-cpu", "max"}, Console: "ttyAMA0"},
 	"6.1-mipsel": {Suite: "bookworm", Arch: "mipsel", Flavour: "4kc-malta", GoEnv: []string{"GOARCH=mipsle", "GOMIPS=softfloat"},
-		QEMU: "qemu-system-mipsel", Package: "qemu-system-mips", Machine: []string{"-M", "malta", "-cpu", "24Kf"}, Console: "ttyS0", MemMB: 256, SMP: 1},
+		QEMU: "qemu-system-mipsel", Package: "qemu-system-mips", Machine: []string{"-M", "malta", "-cpu", "24Kf"}, Console: "ttyS0", MemMB: 256, SMP: 1,
+		// The MIPS clocksource, the 32-bit CP0 counter at 167 MHz, wraps
+		// every 12.9 s. Under emulation the guest's timekeeping now and
+		// then misses a wrap, and its monotonic clock jumps by seconds,
+		// backwards too: tests measured negative durations, and a 10 s
+		// confirm window ran out early. Jiffies cannot go backwards; a
+		// late tick only makes the clock slow.
+		Cmdline: "clocksource=jiffies"},
 	"6.1-s390x": {Suite: "bookworm", Arch: "s390x", Flavour: "s390x", GoEnv: []string{"GOARCH=s390x"},
 		QEMU: "qemu-system-s390x", Package: "qemu-system-misc", Console: "ttysclp0"},
 }

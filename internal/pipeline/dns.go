@@ -25,22 +25,23 @@ import (
 const netnsDir = "/var/run/netns"
 
 // DNSResolver resolves host names the way a program in network namespace
-// netns ("" is the caller's) would: through the DNS server at addr
-// ("127.0.0.1:5353"), or when addr is empty through the nameservers of the
-// namespace's resolv.conf, /etc/netns/NETNS/resolv.conf when it exists
-// (what `ip netns exec` puts in place) and /etc/resolv.conf otherwise; and
-// over the namespace's network. Without either it is the system resolver.
-// Errors name the server that answered or failed.
+// netns ("" is the caller's) would, over that namespace's network: from
+// the namespace's hosts file, then through the nameservers of its
+// resolv.conf. A namespace's files are /etc/netns/NETNS/hosts and
+// /etc/netns/NETNS/resolv.conf where they exist (what `ip netns exec`
+// puts in place), /etc/hosts and /etc/resolv.conf otherwise. With addr
+// ("127.0.0.1:5353") only the DNS server there is asked. Names are taken
+// as fully qualified: no search list. Errors name the server that
+// answered or failed.
 func DNSResolver(addr, netns string) Resolver {
-	if addr == "" && netns == "" {
-		return net.DefaultResolver
-	}
 	return &dnsClient{addr: addr, netns: netns}
 }
 
 // dnsClient asks the servers itself, rather than through net.Resolver,
-// because net.Resolver always takes its servers and options from the
-// caller's /etc/resolv.conf and names them in its errors.
+// because net.Resolver always takes its servers, search list and hosts
+// file from the caller's namespace and names the caller's servers in its
+// errors; and because leaving it out of the device build takes 0.2 MB
+// (the resolver, its copy of dnsmessage, net.Dialer) off the binary.
 type dnsClient struct {
 	addr, netns string
 }
@@ -50,6 +51,16 @@ type dnsClient struct {
 const exchangeTimeout = 2 * time.Second
 
 func (c *dnsClient) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if c.addr == "" {
+		path := c.etc("hosts")
+		addrs, err := lookupHosts(path, host)
+		if err != nil {
+			return nil, &net.DNSError{Err: err.Error(), Name: host, Server: path}
+		}
+		if len(addrs) > 0 {
+			return addrs, nil
+		}
+	}
 	servers, err := c.servers()
 	if err != nil {
 		return nil, &net.DNSError{Err: err.Error(), Name: host}
@@ -71,13 +82,7 @@ func (c *dnsClient) servers() ([]string, error) {
 	if c.addr != "" {
 		return []string{c.addr}, nil
 	}
-	path := "/etc/resolv.conf"
-	if c.netns != "" {
-		if p := filepath.Join("/etc/netns", c.netns, "resolv.conf"); fileExists(p) {
-			path = p
-		}
-	}
-	servers, err := readNameservers(path)
+	servers, err := readNameservers(c.etc("resolv.conf"))
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +91,16 @@ func (c *dnsClient) servers() ([]string, error) {
 		servers = []string{"127.0.0.1:53", "[::1]:53"}
 	}
 	return servers, nil
+}
+
+// etc is the namespace's copy of /etc/NAME.
+func (c *dnsClient) etc(name string) string {
+	if c.netns != "" {
+		if p := filepath.Join("/etc/netns", c.netns, name); fileExists(p) {
+			return p
+		}
+	}
+	return filepath.Join("/etc", name)
 }
 
 func fileExists(path string) bool {
@@ -225,7 +240,7 @@ func (c *dnsClient) query(ctx context.Context, server string, name dnsmessage.Na
 func (c *dnsClient) exchange(ctx context.Context, network, server string, q []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
 	defer cancel()
-	conn, err := c.dial(ctx, network, server)
+	conn, err := c.dial(network, server)
 	if err != nil {
 		return nil, err
 	}
@@ -267,25 +282,53 @@ func timeoutErr(err error) error {
 	return err
 }
 
-// dial makes the socket inside the namespace; it stays there when the
-// thread that made it leaves.
-func (c *dnsClient) dial(ctx context.Context, network, server string) (net.Conn, error) {
-	var d net.Dialer
+// dial connects a socket made inside the namespace (it stays there when
+// the thread that made it leaves) to server, an address and port. It
+// does not wait for a TCP connect: the first write does, under the
+// deadline the caller sets. Sockets rather than net.Dialer, whose name
+// resolution would link Go's resolver into the device build.
+func (c *dnsClient) dial(network, server string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(server)
+	if err != nil {
+		return nil, fmt.Errorf("dns server %q: not an address and port: %w", server, err)
+	}
+	typ := unix.SOCK_DGRAM
+	if network == "tcp" {
+		typ = unix.SOCK_STREAM
+	}
+	fam, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()})
+	if a := ap.Addr().Unmap(); a.Is4() {
+		fam, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+	}
+	fd, err := c.socket(fam, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), network+" "+server)
+	defer f.Close()
+	if err := unix.Connect(fd, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", err)}
+	}
+	return net.FileConn(f)
+}
+
+// socket makes a socket in the namespace, or in the caller's.
+func (c *dnsClient) socket(fam, typ int) (int, error) {
 	if c.netns == "" {
-		return d.DialContext(ctx, network, server)
+		return unix.Socket(fam, typ, 0)
 	}
 	if strings.ContainsRune(c.netns, '/') || c.netns == "." || c.netns == ".." {
-		return nil, fmt.Errorf("network namespace %q: not a namespace name", c.netns)
+		return -1, fmt.Errorf("network namespace %q: not a namespace name", c.netns)
 	}
-	fd, err := unix.Open(filepath.Join(netnsDir, c.netns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	nsfd, err := unix.Open(filepath.Join(netnsDir, c.netns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("network namespace %q: %w", c.netns, err)
+		return -1, fmt.Errorf("network namespace %q: %w", c.netns, err)
 	}
-	defer unix.Close(fd)
-	var conn net.Conn
-	err = nsthread.Do(fd, func() error {
-		conn, err = d.DialContext(ctx, network, server)
+	defer unix.Close(nsfd)
+	fd := -1
+	err = nsthread.Do(nsfd, func() error {
+		fd, err = unix.Socket(fam, typ, 0)
 		return err
 	})
-	return conn, err
+	return fd, err
 }

@@ -95,3 +95,46 @@ func TestResolveInNamespaceWithDNS(t *testing.T) {
 		t.Errorf("from the caller's namespace: resolved %v, warnings %q; want one naming %s", got, warnings, dns.Addr)
 	}
 }
+
+// TestResolveOverTCPWhenTruncated: a truncated UDP answer is asked again
+// over TCP, and the TCP answer is the one used.
+func TestResolveOverTCPWhenTruncated(t *testing.T) {
+	dns := dnstest.Start(t, map[string][]netip.Addr{"api.vendor.example": {api4, api6}})
+	dns.TruncateUDP(true)
+	got, warnings := resolve(t, pipeline.DNSResolver(dns.Addr, ""))
+	if len(warnings) > 0 || len(got) != 2 || got[0] != api4 || got[1] != api6 {
+		t.Errorf("resolved %v, warnings %q; want %v %v", got, warnings, api4, api6)
+	}
+	if n := dns.TCPQueries(); n != 2 {
+		t.Errorf("%d queries over TCP, want 2 (A and AAAA)", n)
+	}
+}
+
+// TestResolveInNamespaceHostsFile: without --dns, the namespace's hosts
+// file answers first, as for a program under `ip netns exec`, where no
+// server answers; with --dns only that server is asked.
+func TestResolveInNamespaceHostsFile(t *testing.T) {
+	ns := nsWithLoopback(t)
+	dir := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	hosts := "# test\n203.0.113.7\tAPI.vendor.example. api # v4\n2001:db8::7 other api.vendor.example\n198.51.100.9 elsewhere.example\n"
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, warnings := resolve(t, pipeline.DNSResolver("", ns))
+	if len(warnings) > 0 || len(got) != 2 || got[0] != api4 || got[1] != api6 {
+		t.Errorf("from the hosts file: resolved %v, warnings %q; want %v %v", got, warnings, api4, api6)
+	}
+	server := netip.MustParseAddr("198.51.100.7")
+	dns := startInNS(t, ns, "127.0.0.1:0", map[string][]netip.Addr{"api.vendor.example": {server}})
+	got, warnings = resolve(t, pipeline.DNSResolver(dns.Addr, ns))
+	if len(warnings) > 0 || len(got) != 1 || got[0] != server {
+		t.Errorf("with --dns: resolved %v, warnings %q; want %v", got, warnings, server)
+	}
+}
