@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"bytes"
 	"fmt"
 	"unicode/utf8"
 )
@@ -13,7 +12,12 @@ import (
 func badText(file string, data []byte) (Diagnostic, bool) {
 	line, col := 1, 1
 	for i := 0; i < len(data); {
-		r, size := utf8.DecodeRune(data[i:])
+		// ASCII without DecodeRune: profiles of 100,000 entries are
+		// megabytes, and every byte passes here.
+		r, size := rune(data[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(data[i:])
+		}
 		var msg string
 		switch {
 		case r == utf8.RuneError && size <= 1:
@@ -38,9 +42,25 @@ func badText(file string, data []byte) (Diagnostic, bool) {
 // lineBreak is the length of the line break data starts with, 0 if none:
 // yaml.v3 counts CR LF, LF, a lone CR, NEL, LS and PS as one each.
 func lineBreak(data []byte) int {
-	for _, b := range []string{"\r\n", "\n", "\r", "\u0085", "\u2028", "\u2029"} {
-		if bytes.HasPrefix(data, []byte(b)) {
-			return len(b)
+	if len(data) == 0 {
+		return 0
+	}
+	// By the first byte: this runs for every byte of a profile.
+	switch data[0] {
+	case '\n':
+		return 1
+	case '\r':
+		if len(data) > 1 && data[1] == '\n' {
+			return 2
+		}
+		return 1
+	case 0xc2: // U+0085
+		if len(data) > 1 && data[1] == 0x85 {
+			return 2
+		}
+	case 0xe2: // U+2028, U+2029
+		if len(data) > 2 && data[1] == 0x80 && (data[2] == 0xa8 || data[2] == 0xa9) {
+			return 3
 		}
 	}
 	return 0

@@ -16,7 +16,7 @@ func profileFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-size", Value: compiler.DefaultMaxSize, Usage: "refuse profile files larger than this many `BYTES`"},
 		&cli.StringSliceFlag{Name: "policy", Usage: "also apply the Rego policies in `DIR` (repeatable)"},
 		&cli.BoolFlag{Name: "no-policy", Usage: "skip policy checks (structural checks still run); prints a warning"},
-		&cli.StringFlag{Name: "dns", Usage: "resolve host names in networks through the DNS server at `ADDR:PORT` instead of the system's"},
+		&cli.StringFlag{Name: "dns", Usage: "resolve host names in networks only through the DNS server at `ADDR:PORT`, not the hosts file and resolv.conf's servers"},
 	}
 }
 

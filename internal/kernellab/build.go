@@ -44,19 +44,24 @@ func Suites(run string) []Suite {
 	return s
 }
 
-// build cross-compiles, for t, the devfence CLI (full build), the device
-// build (-tags nopolicy: what devices run; the traffic suite applies with
-// it) and the suites' test binaries into dir. Both builds are measured.
+// build cross-compiles, for t, the device build (packaging/device-build.sh:
+// what devices run; the traffic suite applies with it), the devfence CLI
+// (full build) and the suites' test binaries into dir. Both builds are
+// measured.
 func build(root, dir string, t Target, suites []Suite) error {
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	env = append(env, t.GoEnv...)
 	ld := "-ldflags=-s -w"
 	jobs := [][]string{
 		{"build", "-trimpath", ld, "-o", filepath.Join(dir, "devfence"), "./cmd/devfence"},
-		{"build", "-trimpath", ld, "-tags", "nopolicy", "-o", filepath.Join(dir, "devfence-device"), "./cmd/devfence"},
 	}
 	for _, s := range suites {
 		jobs = append(jobs, []string{"test", "-c", "-trimpath", ld, "-o", filepath.Join(dir, s.Name+".test"), "./" + s.Pkg})
+	}
+	device := exec.Command("sh", filepath.Join(root, "packaging", "device-build.sh"), filepath.Join(dir, "devfence-device"))
+	device.Dir, device.Env = root, env
+	if out, err := device.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s packaging/device-build.sh: %w\n%s", strings.Join(t.GoEnv, " "), err, out)
 	}
 	for _, args := range jobs {
 		cmd := exec.Command(goTool(), args...)

@@ -209,8 +209,8 @@ func stageShared(repo, stage string) error {
 	return nil
 }
 
-// buildDevice builds the device binary: no policy engine, no symbols, no
-// build paths, version and commit stamped.
+// buildDevice builds the device binary (packaging/device-build.sh), its
+// version and commit stamped.
 func buildDevice(repo, out string, t target, version, commit string) error {
 	env := []string{"GOOS=linux", "GOARCH=" + t.goarch, "CGO_ENABLED=0"}
 	switch t.goarch {
@@ -219,8 +219,11 @@ func buildDevice(repo, out string, t target, version, commit string) error {
 	case "mips", "mipsle":
 		env = append(env, "GOMIPS="+t.variant)
 	}
-	ldflags := fmt.Sprintf("-s -w -X main.version=%s -X main.commit=%s", version, commit)
-	return goBuild(repo, out, []string{"-tags", "nopolicy", "-trimpath", "-ldflags=" + ldflags}, env)
+	env = append(env, fmt.Sprintf("EXTRA_LDFLAGS=-X main.version=%s -X main.commit=%s", version, commit), "GOFLAGS=-buildvcs=false")
+	cmd := exec.Command("sh", filepath.Join(repo, "packaging", "device-build.sh"), out)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	return cmd.Run()
 }
 
 func goBuild(repo, out string, args, env []string) error {

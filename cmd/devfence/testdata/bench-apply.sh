@@ -3,7 +3,8 @@
 # N network entries (default 100000) against `nft -f` of its compiled text,
 # each into an empty network namespace, RUNS times (default 5), interleaved;
 # prints the medians of wall time and peak RSS (/usr/bin/time) and their
-# ratios. Needs root, nft, ip and go. The profile
+# ratios. DEVICE=1 measures the device build (packaging/device-build.sh),
+# TAGS=... a build with those tags. Needs root, nft, ip and go. The profile
 # is examples/baby-monitor.yaml plus a network "big" of N addresses
 # (10.0.0.1, 10.0.0.3, ...) that egress.allow cloud-api may reach, the same
 # file BenchmarkApplyVsNft writes. See docs/BENCHMARKS.md.
@@ -19,7 +20,11 @@ trap cleanup EXIT
 ip netns add "$nsa"
 ip netns add "$nsb"
 
-go build ${TAGS:+-tags "$TAGS"} -o "$tmp/devfence" ./cmd/devfence
+if [ -n "${DEVICE:-}" ]; then
+	packaging/device-build.sh "$tmp/devfence"
+else
+	go build ${TAGS:+-tags "$TAGS"} -o "$tmp/devfence" ./cmd/devfence
+fi
 awk -v n="$n" '
 	{ print prev_is_api && $0 == "      to: [vendor-cloud]" ? "      to: [vendor-cloud, big]" : $0 }
 	$0 == "networks:" {
