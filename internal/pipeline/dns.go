@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -108,9 +109,13 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// readNameservers lists the nameserver lines of a resolv.conf as host:53.
+// readNameservers lists the nameserver lines of a resolv.conf as host:53;
+// none when there is no such file, which libc reads as no nameserver line.
 func readNameservers(path string) ([]string, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
