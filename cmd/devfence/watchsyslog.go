@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/devfence/devfence/internal/nflog"
@@ -87,10 +86,7 @@ func (w *syslogWriter) Write(p []byte) (int, error) {
 }
 
 func (w *syslogWriter) format(p []byte) []byte {
-	b := fmt.Appendf(nil, "<%d>%s devfence[", syslogPriority, time.Now().Format(time.Stamp))
-	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
-	b = append(b, "]: "...)
-	b = append(b, p...)
+	b := fmt.Appendf(nil, "<%d>%s devfence[%d]: %s", syslogPriority, time.Now().Format(time.Stamp), os.Getpid(), p)
 	if len(p) == 0 || p[len(p)-1] != '\n' {
 		b = append(b, '\n')
 	}

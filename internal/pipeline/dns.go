@@ -1,13 +1,11 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -112,27 +110,17 @@ func fileExists(path string) bool {
 // readNameservers lists the nameserver lines of a resolv.conf as host:53;
 // none when there is no such file, which libc reads as no nameserver line.
 func readNameservers(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
+	err := eachLine(path, func(fields []string) {
 		if len(fields) < 2 || fields[0] != "nameserver" {
-			continue
+			return
 		}
 		if a, err := netip.ParseAddr(fields[1]); err == nil {
 			out = append(out, netip.AddrPortFrom(a, 53).String())
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
